@@ -1,0 +1,1 @@
+"""rvjit: a JIT-compiling RISC-V full-system emulator."""
