@@ -1,0 +1,5 @@
+"""Allow `python -m rvjit`."""
+
+from rvjit.cli import main
+
+main()

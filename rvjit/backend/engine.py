@@ -1,0 +1,72 @@
+"""LLVM through llvmlite: compile LLVM IR text to host code and hand back function addresses."""
+import ctypes
+import time
+
+import llvmlite.binding as llvm
+
+_initialized = False
+
+
+def _init():
+    global _initialized
+    if not _initialized:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        _initialized = True
+
+
+class CompiledModule:
+    def __init__(self, name, ir_text, optimized_ir, addresses, seconds):
+        self.name, self.ir_text, self.optimized_ir = name, ir_text, optimized_ir
+        self.addresses, self.seconds = addresses, seconds
+        self.module = None
+
+
+class Engine:
+    """One MCJIT execution engine; every compiled block module is added to it."""
+
+    def __init__(self, opt_level: int = 2):
+        _init()
+        self.opt_level = opt_level
+        target = llvm.Target.from_default_triple()
+        self.tm = target.create_target_machine(
+            opt=opt_level, reloc="pic", codemodel="default", cpu=llvm.get_host_cpu_name(),
+            features=llvm.get_host_cpu_features().flatten())
+        self.ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.tm)
+        self.pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
+        self.parse_seconds = self.opt_seconds = self.codegen_seconds = 0.0
+
+    def compile(self, ir_text: str, names: list[str], keep_module: bool = False) -> CompiledModule:
+        t0 = time.perf_counter()
+        mod = llvm.parse_assembly(ir_text)
+        mod.verify()
+        t1 = time.perf_counter()
+        self._optimize(mod)
+        t2 = time.perf_counter()
+        optimized = str(mod) if keep_module else None
+        self.ee.add_module(mod)
+        self.ee.finalize_object()
+        addresses = {n: self.ee.get_function_address(n) for n in names}
+        t3 = time.perf_counter()
+        self.parse_seconds += t1 - t0
+        self.opt_seconds += t2 - t1
+        self.codegen_seconds += t3 - t2
+        cm = CompiledModule(names[0] if names else "", ir_text, optimized, addresses, t3 - t0)
+        if keep_module:
+            cm.module = mod
+        return cm
+
+    def _optimize(self, mod):
+        # llvmlite's module pass manager cannot be run twice: build one per module.
+        if self.opt_level > 0:
+            pb = llvm.create_pass_builder(self.tm, self.pto)
+            pb.getModulePassManager().run(mod, pb)
+
+    def assembly(self, ir_text: str) -> str:
+        """Host assembly for a module (compiled separately, for display only)."""
+        mod = llvm.parse_assembly(ir_text)
+        self._optimize(mod)
+        return self.tm.emit_assembly(mod)
+
+
+BLOCK_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p)

@@ -1,0 +1,413 @@
+"""Lowering: one block of rvjit IR -> the text of an LLVM function `void @name(ptr %s)`.
+
+Guest registers are loaded from the hart state on first use and kept in SSA values; they are
+written back at every exit. Memory accesses look up the software TLB inline and call the Python
+slow path only on a miss. A block ends by chaining straight to the next block through the native
+jump cache (a `musttail` call), or by returning to the Python run loop with a reason.
+"""
+from ..cpu.state import (OFFSETS, TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_FIELD, JCACHE_BITS, EXIT_BUDGET,
+                         EXIT_MISS, EXIT_TRAP, EXIT_SYS, ACCESS_KINDS, CSR_OPS, CSR_READ, CSR_WRITE,
+                         SYS_KINDS)
+from ..fp import PRIMITIVES
+from ..ir.ops import to_signed
+
+PAGE = 4096
+_BINOPS = {"add": "add", "sub": "sub", "mul": "mul", "and": "and", "or": "or", "xor": "xor"}
+_SHIFTS = {"shl": "shl", "lshr": "lshr", "ashr": "ashr"}
+_CMPS = {"eq": "eq", "ne": "ne", "lt": "slt", "ltu": "ult", "ge": "sge", "geu": "uge"}
+_FIELD_OFFSETS = {f: OFFSETS[f] for f in ("frm", "fflags", "mstatus", "priv", "resv")}
+
+DECLS = """declare i64 @llvm.ctlz.i64(i64, i1)
+declare i64 @llvm.cttz.i64(i64, i1)
+declare i64 @llvm.ctpop.i64(i64)
+declare i64 @llvm.bswap.i64(i64)
+"""
+
+
+def c64(v: int) -> str:
+    return str(to_signed(v & ((1 << 64) - 1)))
+
+
+class FunctionWriter:
+    def __init__(self, name: str, block):
+        self.name = name
+        self.ops = block.ops
+        self.insns = block.insns
+        self.lines: list[str] = []
+        self.tmp = 0
+        self.regs: dict[tuple[str, int], str] = {}     # ("x"|"f", n) -> current SSA value
+        self.dirty: set[tuple[str, int]] = set()
+        self.values: dict[int, str] = {}
+        self.stop_flags: list[str] = []                 # i1 values: a helper asked us to stop
+        self.cur_label = "entry"
+
+    # --- small emitters --------------------------------------------------------------------------
+    def t(self) -> str:
+        self.tmp += 1
+        return f"%t{self.tmp}"
+
+    def label(self, hint="L") -> str:
+        self.tmp += 1
+        return f"{hint}{self.tmp}"
+
+    def emit(self, line: str):
+        self.lines.append("  " + line)
+
+    def start(self, label: str):
+        self.lines.append(f"{label}:")
+        self.cur_label = label
+
+    def val(self, v) -> str:
+        return c64(v.const) if v.const is not None else self.values[v.vid]
+
+    def field_ptr(self, offset: int) -> str:
+        p = self.t()
+        self.emit(f"{p} = getelementptr i8, ptr %s, i64 {offset}")
+        return p
+
+    def load_field(self, offset: int, ty="i64") -> str:
+        p, r = self.field_ptr(offset), self.t()
+        self.emit(f"{r} = load {ty}, ptr {p}")
+        return r
+
+    def store_field(self, offset: int, value: str, ty="i64"):
+        p = self.field_ptr(offset)
+        self.emit(f"store {ty} {value}, ptr {p}")
+
+    def reg_offset(self, kind, n):
+        return OFFSETS[kind] + 8 * n
+
+    # --- exits ---------------------------------------------------------------------------------
+    def write_back(self):
+        for key in sorted(self.dirty):
+            self.store_field(self.reg_offset(*key), self.regs[key])
+
+    def exit_now(self, pc: str, retired: int, reason: int | None, extra=()):
+        """Store everything and return to Python."""
+        self.write_back()
+        self.store_field(OFFSETS["pc"], pc)
+        self.store_budget(retired)
+        for off, value, ty in extra:
+            self.store_field(off, value, ty)
+        if reason is not None:
+            self.store_field(OFFSETS["exit_reason"], str(reason), "i32")
+        self.emit("ret void")
+
+    def store_budget(self, retired: int):
+        b = self.t()
+        self.emit(f"{b} = sub i64 %budget0, {retired}")
+        self.store_field(OFFSETS["budget"], b)
+        return b
+
+    def side_exit(self, cond_i1: str, pc: str, retired: int, reason: int | None, extra=()):
+        out, cont = self.label("exit"), self.label("cont")
+        self.emit(f"br i1 {cond_i1}, label %{out}, label %{cont}, !prof !0")
+        self.start(out)
+        self.exit_now(pc, retired, reason, extra)
+        self.start(cont)
+
+    def chain(self, next_pc: str, n: int):
+        """Leave the block for guest address next_pc: straight into its native code if we can."""
+        self.write_back()
+        self.store_field(OFFSETS["pc"], next_pc)
+        for flag in self.stop_flags:                    # a helper asked to stop after its insn
+            self.side_exit(flag, next_pc, n, None)
+        nb = self.store_budget(n)
+        done = self.t()
+        self.emit(f"{done} = icmp sle i64 {nb}, 0")
+        self.side_exit_simple(done, EXIT_BUDGET)
+        jc = self.load_field(OFFSETS["jcache"], "ptr")
+        idx, ep, tag, hit = self.t(), self.t(), self.t(), self.t()
+        self.emit(f"{idx} = lshr i64 {next_pc}, 1")
+        idx2 = self.t()
+        self.emit(f"{idx2} = and i64 {idx}, {(1 << JCACHE_BITS) - 1}")
+        self.emit(f"{ep} = getelementptr [2 x i64], ptr {jc}, i64 {idx2}")
+        self.emit(f"{tag} = load i64, ptr {ep}")
+        self.emit(f"{hit} = icmp eq i64 {tag}, {next_pc}")
+        go, miss = self.label("go"), self.label("miss")
+        self.emit(f"br i1 {hit}, label %{go}, label %{miss}, !prof !1")
+        self.start(go)
+        fp, fn = self.t(), self.t()
+        self.emit(f"{fp} = getelementptr i8, ptr {ep}, i64 8")
+        self.emit(f"{fn} = load ptr, ptr {fp}")
+        self.emit(f"musttail call void {fn}(ptr %s)")
+        self.emit("ret void")
+        self.start(miss)
+        self.store_field(OFFSETS["exit_reason"], str(EXIT_MISS), "i32")
+        self.emit("ret void")
+
+    def side_exit_simple(self, cond_i1: str, reason: int):
+        out, cont = self.label("exit"), self.label("cont")
+        self.emit(f"br i1 {cond_i1}, label %{out}, label %{cont}, !prof !0")
+        self.start(out)
+        self.store_field(OFFSETS["exit_reason"], str(reason), "i32")
+        self.emit("ret void")
+        self.start(cont)
+
+    # --- memory --------------------------------------------------------------------------------
+    def tlb_lookup(self, addr: str, size: int, tag_field: str):
+        vpn, ix, eo, tag, ok = self.t(), self.t(), self.t(), self.t(), self.t()
+        self.emit(f"{vpn} = lshr i64 {addr}, 12")
+        self.emit(f"{ix} = and i64 {vpn}, {TLB_ENTRIES - 1}")
+        self.emit(f"{eo} = mul i64 {ix}, {TLB_ENTRY_SIZE}")
+        ebase = self.t()
+        self.emit(f"{ebase} = getelementptr i8, ptr %s, i64 {eo}")
+        tp = self.t()
+        self.emit(f"{tp} = getelementptr i8, ptr {ebase}, i64 {OFFSETS['tlb'] + TLB_FIELD[tag_field]}")
+        self.emit(f"{tag} = load i64, ptr {tp}")
+        self.emit(f"{ok} = icmp eq i64 {tag}, {vpn}")
+        if size > 1:      # an access crossing into the next page takes the slow path
+            po, inpage, both = self.t(), self.t(), self.t()
+            self.emit(f"{po} = and i64 {addr}, {PAGE - 1}")
+            self.emit(f"{inpage} = icmp ule i64 {po}, {PAGE - size}")
+            self.emit(f"{both} = and i1 {ok}, {inpage}")
+            ok = both
+        return ok, ebase
+
+    def host_pointer(self, addr: str, ebase: str) -> str:
+        ap, ad, off, hp = self.t(), self.t(), self.t(), self.t()
+        self.emit(f"{ap} = getelementptr i8, ptr {ebase}, i64 {OFFSETS['tlb'] + TLB_FIELD['addend']}")
+        self.emit(f"{ad} = load i64, ptr {ap}")
+        self.emit(f"{off} = add i64 {addr}, {ad}")
+        self.emit(f"{hp} = getelementptr i8, ptr %ram, i64 {off}")
+        return hp
+
+    def call_helper(self, helper: str, idx: int, args: str) -> str:
+        """Call a Python slow path; leave at once if it raised a guest trap."""
+        insn = self.insns[idx]
+        self.store_field(OFFSETS["pc"], c64(insn.pc))
+        self.store_budget(idx)
+        h, r = self.load_field(OFFSETS[helper], "ptr"), self.t()
+        self.emit(f"{r} = call i64 {h}(ptr %s, {args})")
+        reason, trapped = self.load_field(OFFSETS["exit_reason"], "i32"), self.t()
+        self.emit(f"{trapped} = icmp eq i32 {reason}, {EXIT_TRAP}")
+        self.side_exit(trapped, c64(insn.pc), idx, None)
+        stop = self.t()
+        self.emit(f"{stop} = icmp ne i32 {reason}, 0")
+        return r, stop
+
+    def mem_access(self, op, idx, addr, value=None):
+        size = op.attrs["size"]
+        is_store = op.name == "store"
+        kind = ACCESS_KINDS["store" if is_store else op.attrs["kind"]]
+        tag_field = "tag_write" if is_store or kind == ACCESS_KINDS["amo"] else "tag_read"
+        bits = 8 * size
+        ok, ebase = self.tlb_lookup(addr, size, tag_field)
+        fast, slow, join = self.label("fast"), self.label("slow"), self.label("join")
+        self.emit(f"br i1 {ok}, label %{fast}, label %{slow}, !prof !1")
+        self.start(fast)
+        hp = self.host_pointer(addr, ebase)
+        if is_store:
+            tv = self.t()
+            self.emit(f"{tv} = trunc i64 {value} to i{bits}" if bits < 64 else f"{tv} = add i64 {value}, 0")
+            self.emit(f"store i{bits} {tv}, ptr {hp}, align 1")
+            vf = "0"
+        else:
+            raw, vf = self.t(), self.t()
+            self.emit(f"{raw} = load i{bits}, ptr {hp}, align 1")
+            self.emit(f"{vf} = zext i{bits} {raw} to i64" if bits < 64 else f"{vf} = add i64 {raw}, 0")
+        self.emit(f"br label %{join}")
+        self.start(slow)
+        packed = size | (kind << 8)
+        vs, stop = self.call_helper("mem_helper", idx, f"i64 {addr}, i64 {value or 0}, i64 {packed}")
+        slow_end = self.cur_label
+        self.emit(f"br label %{join}")
+        self.start(join)
+        v, sf = self.t(), self.t()
+        self.emit(f"{v} = phi i64 [{vf}, %{fast}], [{vs}, %{slow_end}]")
+        self.emit(f"{sf} = phi i1 [false, %{fast}], [{stop}, %{slow_end}]")
+        self.stop_flags.append(sf)
+        if not is_store and op.attrs["signed"] and bits < 64:
+            tr, sx = self.t(), self.t()
+            self.emit(f"{tr} = trunc i64 {v} to i{bits}")
+            self.emit(f"{sx} = sext i{bits} {tr} to i64")
+            v = sx
+        return v
+
+    # --- ops -----------------------------------------------------------------------------------
+    def lower(self, op):
+        n, a = op.name, [self.val(v) for v in op.args]
+        idx = op.insn_index
+        e = self.emit
+        if n in _BINOPS:
+            r = self.t(); e(f"{r} = {_BINOPS[n]} i64 {a[0]}, {a[1]}"); return r
+        if n in _SHIFTS:
+            m, r = self.t(), self.t()
+            e(f"{m} = and i64 {a[1]}, 63")
+            e(f"{r} = {_SHIFTS[n]} i64 {a[0]}, {m}")
+            return r
+        if n in _CMPS:
+            c, r = self.t(), self.t()
+            e(f"{c} = icmp {_CMPS[n]} i64 {a[0]}, {a[1]}")
+            e(f"{r} = zext i1 {c} to i64")
+            return r
+        if n == "select":
+            c, r = self.t(), self.t()
+            e(f"{c} = icmp ne i64 {a[0]}, 0")
+            e(f"{r} = select i1 {c}, i64 {a[1]}, i64 {a[2]}")
+            return r
+        if n == "sext":
+            bits, tr, r = op.attrs["bits"], self.t(), self.t()
+            e(f"{tr} = trunc i64 {a[0]} to i{bits}")
+            e(f"{r} = sext i{bits} {tr} to i64")
+            return r
+        if n == "zext":
+            r = self.t(); e(f"{r} = and i64 {a[0]}, {c64((1 << op.attrs['bits']) - 1)}"); return r
+        if n in ("mulh", "mulhu", "mulhsu"):
+            xa, xb, p, h, r = self.t(), self.t(), self.t(), self.t(), self.t()
+            e(f"{xa} = {'zext' if n == 'mulhu' else 'sext'} i64 {a[0]} to i128")
+            e(f"{xb} = {'sext' if n == 'mulh' else 'zext'} i64 {a[1]} to i128")
+            e(f"{p} = mul i128 {xa}, {xb}")
+            e(f"{h} = lshr i128 {p}, 64")
+            e(f"{r} = trunc i128 {h} to i64")
+            return r
+        if n in ("div", "divu", "rem", "remu"):
+            return self.lower_div(n, a[0], a[1])
+        if n in ("clz", "ctz"):
+            r = self.t(); e(f"{r} = call i64 @llvm.{'ctlz' if n == 'clz' else 'cttz'}.i64(i64 {a[0]}, i1 false)")
+            return r
+        if n == "cpop":
+            r = self.t(); e(f"{r} = call i64 @llvm.ctpop.i64(i64 {a[0]})"); return r
+        if n == "bswap":
+            r = self.t(); e(f"{r} = call i64 @llvm.bswap.i64(i64 {a[0]})"); return r
+        if n == "orcb":       # high bit of each byte <- byte != 0; then spread it over the byte
+            lo7, s1, y, hb, ones, r = (self.t() for _ in range(6))
+            k7f, k80 = c64(0x7F7F7F7F7F7F7F7F), c64(0x8080808080808080)
+            e(f"{lo7} = and i64 {a[0]}, {k7f}")
+            e(f"{s1} = add i64 {lo7}, {k7f}")
+            e(f"{y} = or i64 {s1}, {a[0]}")
+            e(f"{hb} = and i64 {y}, {k80}")
+            e(f"{ones} = lshr i64 {hb}, 7")
+            e(f"{r} = mul i64 {ones}, 255")
+            return r
+        if n in ("getx", "getf"):
+            key = (n[3], op.attrs["reg"])
+            if key not in self.regs:
+                self.regs[key] = self.load_field(self.reg_offset(*key))
+            return self.regs[key]
+        if n in ("setx", "setf"):
+            key = (n[3], op.attrs["reg"])
+            self.regs[key] = a[0]
+            self.dirty.add(key)
+            return None
+        if n == "get":
+            return self.load_field(_FIELD_OFFSETS[op.attrs["field"]])
+        if n == "set":
+            self.store_field(_FIELD_OFFSETS[op.attrs["field"]], a[0]); return None
+        if n == "load":
+            return self.mem_access(op, idx, a[0])
+        if n == "store":
+            if op.args[2].const is not None:
+                if op.args[2].const:
+                    self.mem_access(op, idx, a[0], a[1])
+                return None
+            c, do, skip = self.t(), self.label("st"), self.label("nost")
+            e(f"{c} = icmp ne i64 {a[2]}, 0")
+            before = self.cur_label
+            e(f"br i1 {c}, label %{do}, label %{skip}")
+            self.start(do)
+            self.mem_access(op, idx, a[0], a[1])
+            inner_stop = self.stop_flags.pop()
+            end = self.cur_label
+            e(f"br label %{skip}")
+            self.start(skip)
+            sf = self.t()
+            e(f"{sf} = phi i1 [false, %{before}], [{inner_stop}, %{end}]")
+            self.stop_flags.append(sf)
+            return None
+        if n == "csr":
+            at = op.attrs
+            packed = at["csr"] | CSR_OPS[at["csrop"]] << 12 | (CSR_READ if at["read"] else 0) << 12 \
+                | (CSR_WRITE if at["write"] else 0) << 12 | at["raw"] << 32
+            r, stop = self.call_helper("csr_helper", idx, f"i64 {a[0]}, i64 {c64(packed)}")
+            self.stop_flags.append(stop)
+            return r
+        if n == "fp":
+            tbl, fpp, fn, ff, rm, r = (self.t() for _ in range(6))
+            e(f"{tbl} = load ptr, ptr {self.field_ptr(OFFSETS['fp_table'])}")
+            e(f"{fpp} = getelementptr ptr, ptr {tbl}, i64 {PRIMITIVES.index(op.attrs['prim'])}")
+            e(f"{fn} = load ptr, ptr {fpp}")
+            e(f"{rm} = trunc i64 {a[3]} to i32")
+            ffp = self.field_ptr(OFFSETS["fflags"])
+            e(f"{r} = call i64 {fn}(i64 {a[0]}, i64 {a[1]}, i64 {a[2]}, i32 {rm}, ptr {ffp})")
+            return r
+        if n == "trap_if":
+            c = self.t()
+            e(f"{c} = icmp ne i64 {a[0]}, 0")
+            self.side_exit(c, c64(self.insns[idx].pc), idx, EXIT_TRAP,
+                           [(OFFSETS["trap_cause"], a[1], "i64"), (OFFSETS["trap_tval"], a[2], "i64")])
+            return None
+        if n == "trap":
+            self.exit_now(c64(self.insns[idx].pc), idx, EXIT_TRAP,
+                          [(OFFSETS["trap_cause"], a[0], "i64"), (OFFSETS["trap_tval"], a[1], "i64")])
+            return None
+        if n == "sys":
+            self.exit_now(c64(self.insns[idx].pc), idx, EXIT_SYS,
+                          [(OFFSETS["exit_sys"], str(SYS_KINDS.index(op.attrs["kind"])), "i32")])
+            return None
+        if n == "jump":
+            self.chain(a[0], idx + 1); return None
+        if n == "goto":     # the block simply ends after instruction idx
+            self.chain(c64(op.attrs["target"]), idx + 1); return None
+        if n == "branch":
+            c, pc = self.t(), self.t()
+            e(f"{c} = icmp ne i64 {a[0]}, 0")
+            e(f"{pc} = select i1 {c}, i64 {c64(op.attrs['target'])}, i64 {c64(op.attrs['fall'])}")
+            self.chain(pc, idx + 1)
+            return None
+        raise NotImplementedError(f"no LLVM lowering for IR op {n}")
+
+    def lower_div(self, n, x, y):
+        """RISC-V division is total; LLVM's is not: route the undefined cases around the divide."""
+        e = self.emit
+        z, safe_y, q, r = self.t(), self.t(), self.t(), self.t()
+        e(f"{z} = icmp eq i64 {y}, 0")
+        if n in ("div", "rem"):
+            mn, m1, ov, bad = self.t(), self.t(), self.t(), self.t()
+            e(f"{mn} = icmp eq i64 {x}, {c64(1 << 63)}")
+            e(f"{m1} = icmp eq i64 {y}, -1")
+            e(f"{ov} = and i1 {mn}, {m1}")
+            e(f"{bad} = or i1 {z}, {ov}")
+            e(f"{safe_y} = select i1 {bad}, i64 1, i64 {y}")
+            e(f"{q} = {'sdiv' if n == 'div' else 'srem'} i64 {x}, {safe_y}")
+            t2 = self.t()
+            if n == "div":       # x/0 = -1; MIN/-1 = MIN (= x / 1)
+                e(f"{r} = select i1 {z}, i64 -1, i64 {q}")
+            else:                # x%0 = x; MIN%-1 = 0
+                e(f"{t2} = select i1 {ov}, i64 0, i64 {q}")
+                e(f"{r} = select i1 {z}, i64 {x}, i64 {t2}")
+            return r
+        e(f"{safe_y} = select i1 {z}, i64 1, i64 {y}")
+        e(f"{q} = {'udiv' if n == 'divu' else 'urem'} i64 {x}, {safe_y}")
+        e(f"{r} = select i1 {z}, i64 {'-1' if n == 'divu' else x}, i64 {q}")
+        return r
+
+    def write(self) -> str:
+        self.emit("%ram = load ptr, ptr " + self.field_ptr(OFFSETS["ram"]))
+        self.emit("%budget0 = load i64, ptr " + self.field_ptr(OFFSETS["budget"]))
+        last_index = -1
+        for op in self.ops:
+            if op.insn_index != last_index:
+                self.stop_flags_checkpoint(last_index)
+                last_index = op.insn_index
+            r = self.lower(op)
+            if op.result is not None:
+                self.values[op.result.vid] = r
+        body = "\n".join(self.lines)
+        return (f"define void @{self.name}(ptr noalias %s) nounwind {{\nentry:\n{body}\n}}\n")
+
+    def stop_flags_checkpoint(self, finished_index: int):
+        """At the end of an instruction: leave if one of its helpers asked to stop."""
+        if finished_index < 0 or not self.stop_flags:
+            return
+        flags, self.stop_flags = self.stop_flags, []
+        nxt = c64(self.insns[finished_index].next_pc)
+        for flag in flags:
+            self.side_exit(flag, nxt, finished_index + 1, None)
+
+
+def block_module(name: str, block) -> str:
+    """A complete LLVM module holding the function for one lifted block."""
+    fn = FunctionWriter(name, block).write()
+    return (DECLS + fn + '!0 = !{!"branch_weights", i32 1, i32 2000}\n'
+            '!1 = !{!"branch_weights", i32 2000, i32 1}\n')

@@ -1,0 +1,87 @@
+"""The run loop: enter native code, and do in Python only what must be done in Python.
+
+Each trip into native code runs chained blocks until the instruction budget runs out, a block is
+missing, or something needs Python (a trap, mret/wfi/sfence, a device asking to stop).
+"""
+import ctypes
+import time
+
+from ..cpu.state import EXIT_TRAP, EXIT_SYS, SYS_KINDS
+from ..cpu.trap import GuestTrap, enter_trap
+
+SLICE = 1 << 20          # instructions per trip into native code before devices are polled
+
+
+class RunStats:
+    def __init__(self):
+        self.native_entries = 0
+        self.exits = {}
+        self.traps = 0
+        self.run_seconds = 0.0
+
+
+def run_native(machine, translator, max_insns: int | None = None) -> RunStats:
+    hart = machine.hart
+    st = hart.state
+    state_ptr = ctypes.addressof(st)
+    stats = RunStats()
+    t_start = time.perf_counter()
+    while machine.exit_code is None:
+        machine.poll()
+        if machine.exit_code is not None:
+            break
+        if hart.take_pending_interrupt():
+            stats.traps += 1
+        if max_insns is not None and hart.instret() >= max_insns:
+            break
+        try:
+            block = translator.lookup(st.pc)
+        except GuestTrap as trap:
+            hart.take_trap(trap, st.pc)
+            stats.traps += 1
+            continue
+        budget = SLICE if max_insns is None else max(1, min(SLICE, max_insns - hart.instret()))
+        st.budget = budget
+        hart.slice_budget = budget
+        st.exit_reason = 0
+        block.fn(state_ptr)
+        stats.native_entries += 1
+        hart.retired_base += hart.slice_budget - st.budget
+        hart.slice_budget = st.budget
+        if machine.host_error is not None:
+            raise machine.host_error
+        reason = st.exit_reason
+        stats.exits[reason] = stats.exits.get(reason, 0) + 1
+        if reason == EXIT_TRAP:
+            enter_trap(hart, st.trap_cause, st.trap_tval, st.pc)
+            stats.traps += 1
+        elif reason == EXIT_SYS:
+            if hart.do_sys(SYS_KINDS[st.exit_sys], st.pc) == "wfi":
+                machine.wait_for_interrupt()
+    stats.run_seconds = time.perf_counter() - t_start
+    return stats
+
+
+def run_interpreted(machine, max_insns: int | None = None, trace=None) -> RunStats:
+    """The reference interpreter: one instruction at a time, entirely in Python."""
+    hart = machine.hart
+    stats = RunStats()
+    t_start = time.perf_counter()
+    hart.slice_budget = hart.state.budget = 0
+    n = 0
+    while machine.exit_code is None:
+        if n % 1024 == 0:
+            machine.poll()
+        n += 1
+        if hart.take_pending_interrupt():
+            stats.traps += 1
+        if max_insns is not None and hart.instret() >= max_insns:
+            break
+        if trace is not None:
+            trace(hart)
+        if hart.step() == "wfi":
+            machine.wait_for_interrupt()
+        if machine.host_error is not None:
+            raise machine.host_error
+    stats.run_seconds = time.perf_counter() - t_start
+    return stats

@@ -1,0 +1,206 @@
+"""The `rvjit` command line.
+
+Handlers validate user input with the cheap checks in rvjit.soc.loader before
+importing the JIT machinery, so bad input is reported fast and as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from rvjit.errors import GuestInputError, RvjitError
+from rvjit.soc import loader
+
+PROG = "rvjit"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("rvjit")
+    except PackageNotFoundError:  # running from a source checkout
+        return "0.1.0"
+
+
+def _address(text: str) -> int:
+    """argparse type for guest addresses: hex (0x...) or decimal."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid address '{text}': use hex like 0x80000000 or decimal") from None
+    if not 0 <= value < 1 << 64:
+        raise argparse.ArgumentTypeError(f"invalid address '{text}': not a 64-bit address")
+    return value
+
+
+def _mem_size(text: str, default: str) -> int:
+    return loader.parse_mem_size(default if text is None else text)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    mem_size = _mem_size(args.memory, "128M")
+    loader.check_elf(args.program, ram_size=mem_size)
+    from rvjit.machine import run_program
+    return run_program(args.program, mem_size=mem_size, stats=args.stats, trace=args.trace)
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    mem_size = _mem_size(args.memory, "128M")
+    loader.check_elf(args.program, ram_size=mem_size)
+    from rvjit.explain import explain_block
+    print(explain_block(args.program, pc=args.pc, symbol=args.symbol,
+                        mem_size=mem_size, opt=args.opt))
+    return 0
+
+
+def _cmd_disasm(args: argparse.Namespace) -> int:
+    loader.check_elf(args.program)
+    from rvjit.frontend.disasm import disassemble_elf
+    sys.stdout.write(disassemble_elf(args.program))
+    return 0
+
+
+def _cmd_boot(args: argparse.Namespace) -> int:
+    mem_size = _mem_size(args.memory, "512M")
+    if _is_elf(args.firmware):
+        loader.check_elf(args.firmware, ram_size=mem_size)
+    else:
+        loader.check_file(args.firmware, "firmware file")
+    for path, what in ((args.kernel, "kernel image"), (args.initrd, "initrd file"),
+                       (args.dtb, "device tree file")):
+        if path is not None:
+            loader.check_file(path, what)
+    if args.dump_dtb is not None:
+        parent = os.path.dirname(os.path.abspath(args.dump_dtb))
+        if not os.path.isdir(parent):
+            raise GuestInputError(f"{args.dump_dtb}: cannot write: no such directory {parent}")
+    from rvjit.board import boot
+    return boot(firmware=args.firmware, kernel=args.kernel, initrd=args.initrd,
+                append=args.append, mem_size=mem_size, dtb=args.dtb,
+                dump_dtb=args.dump_dtb, stats=args.stats)
+
+
+def _is_elf(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False  # check_file reports the real problem
+
+
+def _add_memory(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "-m", "--memory", metavar="SIZE",
+        help=f"guest RAM size, QEMU style: 128M, 1G, or a bare number of MiB "
+             f"(default {default})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, allow_abbrev=False,
+        description="A JIT-compiling RISC-V RV64GC full-system emulator. Guest code "
+                    "is translated block by block to native code with LLVM.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND",
+        help="one of the commands below; 'rvjit COMMAND --help' describes each")
+
+    run = sub.add_parser(
+        "run", allow_abbrev=False, help="run a bare-metal RV64 ELF program",
+        description="Run a bare-metal RISC-V RV64 ELF program (linked at 0x80000000) "
+                    "and exit with the guest's exit status.")
+    run.add_argument("program", metavar="PROGRAM.elf", help="RV64 ELF program to run")
+    _add_memory(run, "128M")
+    run.add_argument("--stats", action="store_true",
+                     help="print JIT and execution statistics at exit")
+    run.add_argument("--trace", action="store_true",
+                     help="trace each executed block to stderr (slow)")
+    run.set_defaults(handler=_cmd_run)
+
+    explain = sub.add_parser(
+        "explain", allow_abbrev=False,
+        help="show how one guest block is translated",
+        description="Show the guest instructions of one basic block and the LLVM IR "
+                    "and native code the JIT produces for it.")
+    explain.add_argument("program", metavar="PROGRAM.elf", help="RV64 ELF program")
+    where = explain.add_mutually_exclusive_group(required=True)
+    where.add_argument("--pc", type=_address, metavar="ADDR",
+                       help="guest address of the block (hex 0x... or decimal)")
+    where.add_argument("--symbol", metavar="NAME", help="start the block at this function")
+    _add_memory(explain, "128M")
+    explain.add_argument("--opt", type=int, choices=range(4), default=2, metavar="LEVEL",
+                         help="LLVM optimisation level 0-3 (default 2)")
+    explain.set_defaults(handler=_cmd_explain)
+
+    disasm = sub.add_parser(
+        "disasm", allow_abbrev=False, help="disassemble an RV64 ELF program",
+        description="Disassemble the code of a RISC-V RV64 ELF program using "
+                    "rvjit's own decoder, labelled with its symbols.")
+    disasm.add_argument("program", metavar="PROGRAM.elf", help="RV64 ELF program")
+    disasm.set_defaults(handler=_cmd_disasm)
+
+    boot = sub.add_parser(
+        "boot", allow_abbrev=False, help="boot firmware and an OS (e.g. OpenSBI + Linux)",
+        description="Boot a full system on a virt-like board: firmware (e.g. OpenSBI, "
+                    "ELF or raw binary) and optionally a kernel, initrd and device "
+                    "tree. Options are spelled as in qemu-system-riscv64.")
+    boot.add_argument("firmware", metavar="FIRMWARE",
+                      help="M-mode firmware loaded at 0x80000000 (ELF or raw binary)")
+    boot.add_argument("-kernel", "--kernel", dest="kernel", metavar="IMAGE",
+                      help="kernel image handed to the firmware")
+    boot.add_argument("-initrd", "--initrd", dest="initrd", metavar="FILE",
+                      help="initial ramdisk")
+    boot.add_argument("-append", "--append", dest="append", metavar="ARGS",
+                      help="kernel command line")
+    _add_memory(boot, "512M")
+    boot.add_argument("-dtb", "--dtb", dest="dtb", metavar="FILE",
+                      help="use this device tree blob instead of the generated one")
+    boot.add_argument("--dump-dtb", dest="dump_dtb", metavar="FILE",
+                      help="write the generated device tree blob to FILE")
+    boot.add_argument("--stats", action="store_true",
+                      help="print JIT and execution statistics at exit")
+    boot.set_defaults(handler=_cmd_boot)
+    return parser
+
+
+def _say(message: str) -> None:
+    # One line, whatever the message contains, so errors stay grep-able.
+    text = " ".join(message.split()) or "unknown error"
+    print(f"{PROG}: error: {text}", file=sys.stderr)
+
+
+def _main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # usage errors (2), --help/--version (0)
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    if args.command is None:
+        parser.print_usage(sys.stderr)
+        return 2
+    try:
+        status = args.handler(args)
+        sys.stdout.flush()  # surface a broken pipe here, not at interpreter exit
+        return int(status or 0)
+    except GuestInputError as e:
+        _say(str(e))
+        return 2
+    except RvjitError as e:
+        _say(str(e))
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`); point stdout at /dev/null so
+        # Python's exit-time flush does not complain, and exit like SIGPIPE.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: exits the process with _main's status."""
+    sys.exit(_main(argv))

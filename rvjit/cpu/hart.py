@@ -1,0 +1,175 @@
+"""A RISC-V hart: its state, CSRs, memory port, and the privileged operations Python carries out.
+
+The same Hart serves the reference interpreter (`step`) and the JIT run loop: generated code
+works on `state` directly and calls back here for CSRs, slow memory accesses and traps.
+"""
+from ..frontend.lift import decode_at, lift_insn
+from ..ir.builder import Builder
+from ..ir.interp import run_ops
+from .csr import CsrFile
+from .memory import MemoryPort
+from .state import HartState, NO_TAG, ACCESS_KINDS, EXIT_STOP, EXIT_NONE
+from .trap import (GuestTrap, enter_trap, do_mret, do_sret, pending_interrupt, PRV_M, PRV_S,
+                   ILLEGAL_INSN, INSN_ACCESS)
+from .csr import MSTATUS_TSR, MSTATUS_TW, MSTATUS_TVM
+
+
+class Hart:
+    def __init__(self, bus, hartid: int = 0):
+        self.state = HartState()
+        st = self.state
+        st.priv = PRV_M
+        st.resv = NO_TAG
+        st.ram = bus.ram.host_address
+        self.hartid = hartid
+        self.csr = CsrFile(self)
+        self.mem = MemoryPort(self, bus)
+        self.mem.flush_tlb()
+        self.mmu = None                  # bare translation until the MMU is attached
+        self.irq_lines = 0               # mip bits driven by devices (MSIP, MTIP, MEIP, SEIP)
+        self.mtime = lambda: 0           # the board's timer source
+        self.retired_base = 0            # instructions retired before the current native slice
+        self.slice_budget = 0
+        self.on_flush = []               # called when cached translations of addresses go stale
+        self.x = st.x
+        self.f = st.f
+        self._lifted = {}                # (pc, raw) -> lifted single instruction (interpreter)
+
+    # --- counters --------------------------------------------------------------------------
+    def instret(self) -> int:
+        return self.retired_base + (self.slice_budget - self.state.budget)
+
+    def set_instret(self, value: int):
+        self.retired_base = value - (self.slice_budget - self.state.budget)
+
+    # --- interrupts and mode ---------------------------------------------------------------
+    def mip(self) -> int:
+        return self.irq_lines | self.csr.mip_soft
+
+    def request_stop(self):
+        """Ask generated code to return to Python after the current instruction."""
+        if self.state.exit_reason == EXIT_NONE:
+            self.state.exit_reason = EXIT_STOP
+
+    def csr_written(self, name):
+        # Writes that can unmask an interrupt or change translation: let the run loop look again.
+        self.request_stop()
+
+    def set_priv(self, priv: int):
+        if priv != self.state.priv:
+            self.state.priv = priv
+            self.flush_translation_caches()
+
+    def write_satp(self, value: int):
+        if self.mmu is None:            # only Bare is supported: other modes leave satp as it was
+            if value >> 60 == 0:
+                self.csr.satp = 0
+            return
+        self.mmu.write_satp(value)
+        self.flush_translation_caches()
+
+    def flush_translation_caches(self):
+        self.mem.flush_tlb()
+        for fn in self.on_flush:
+            fn()
+
+    # --- the interface the IR interpreter uses ----------------------------------------------
+    def get(self, field):
+        return getattr(self.state, field)
+
+    def set(self, field, value):
+        setattr(self.state, field, value)
+
+    def load(self, addr, size, kind):
+        return self.mem.load(addr, size, ACCESS_KINDS[kind])
+
+    def store(self, addr, value, size):
+        self.mem.store(addr, value, size)
+
+    def csr_access(self, num, value, op, read, write, raw):
+        return self.csr.access(num, value, op, read, write, raw)
+
+    def fp(self, prim, a, b, c, rm):
+        from ..fp import softfloat
+        result, flags = softfloat.call(prim, a, b, c, rm)
+        self.state.fflags |= flags
+        return result
+
+    # --- privileged operations requested by instructions -----------------------------------
+    def do_sys(self, kind: str, pc: int, raw: int = 0) -> str | None:
+        """Carry out mret/sret/wfi/sfence.vma/fence.i at pc. Returns 'wfi' when the hart should wait."""
+        st = self.state
+        priv, ms = st.priv, st.mstatus
+        if kind == "mret" and priv < PRV_M or kind == "sret" and (priv < PRV_S or priv == PRV_S and ms & MSTATUS_TSR) \
+                or kind == "wfi" and priv < PRV_M and ms & MSTATUS_TW \
+                or kind == "sfence.vma" and (priv < PRV_S or priv == PRV_S and ms & MSTATUS_TVM):
+            enter_trap(self, ILLEGAL_INSN, raw or self._raw_at(pc), pc)
+            return None
+        self.retire_one()
+        if kind == "mret":
+            do_mret(self)
+            return None
+        if kind == "sret":
+            do_sret(self)
+            return None
+        st.pc = pc + 4
+        if kind == "sfence.vma":
+            self.flush_translation_caches()
+        elif kind == "fence.i":
+            for fn in self.on_flush:
+                fn()
+        elif kind == "wfi":
+            return "wfi"
+        return None
+
+    def retire_one(self):
+        self.state.budget -= 1
+
+    def _raw_at(self, pc):
+        data = self.mem.fetch(pc, 4)
+        return int.from_bytes(data, "little") if data else 0
+
+    def take_trap(self, trap: GuestTrap, pc: int):
+        enter_trap(self, trap.cause, trap.tval, pc)
+
+    def take_pending_interrupt(self) -> bool:
+        irq = pending_interrupt(self)
+        if irq is None:
+            return False
+        enter_trap(self, irq, 0, self.state.pc, interrupt=True)
+        return True
+
+    # --- the reference interpreter ---------------------------------------------------------
+    def step(self) -> str | None:
+        """Execute one instruction with the reference interpreter."""
+        st = self.state
+        pc = st.pc
+        insn = decode_at(self.mem.fetch, pc)
+        if insn is None:
+            try:
+                self.mem.fetch_paddr(pc)
+                self.mem.fetch_paddr(pc + 2)
+                raise GuestTrap(INSN_ACCESS, pc)
+            except GuestTrap as t:
+                self.take_trap(t, pc)
+            return None
+        key = (pc, insn.raw)
+        lifted = self._lifted.get(key)
+        if lifted is None:
+            b = Builder(pc)
+            lift_insn(b, insn)
+            lifted = self._lifted[key] = b
+        try:
+            ex = run_ops(lifted.ops, lifted.insns, self)
+        except GuestTrap as t:
+            self.take_trap(t, pc)
+            return None
+        if ex.kind == "jump":
+            st.pc = ex.pc
+            self.retire_one()
+        elif ex.kind == "trap":
+            enter_trap(self, ex.cause, ex.tval, pc)
+        else:
+            return self.do_sys(ex.sys, pc, insn.raw)
+        return None
+

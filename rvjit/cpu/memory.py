@@ -1,0 +1,108 @@
+"""Guest memory accesses on the slow path: address translation, RAM, devices, watched pages.
+
+Generated code handles RAM accesses whose page is in the software TLB by itself; everything else
+comes here (a TLB miss, an access crossing a page, MMIO, a store to a page holding translated code
+or the HTIF mailbox). The reference interpreter uses this path for every access.
+"""
+from .state import NO_TAG, TLB_ENTRIES, ACCESS_STORE, ACCESS_AMO, ACCESS_LOAD
+from .trap import GuestTrap, LOAD_ACCESS, STORE_ACCESS, INSN_ACCESS
+
+PAGE_SHIFT = 12
+PAGE = 1 << PAGE_SHIFT
+M64 = (1 << 64) - 1
+
+
+class MemoryPort:
+    def __init__(self, hart, bus):
+        self.hart = hart
+        self.bus = bus
+        self.ram = bus.ram
+        self.watched: dict[int, object] = {}       # physical page -> handler(paddr, size, value)
+        self.code_pages: set[int] = set()          # physical pages with translated code
+        self.on_code_write = None                  # callback(page) invalidating translations
+
+    # --- translation ---------------------------------------------------------------------------
+    def translate(self, vaddr: int, access: int) -> int:
+        """Virtual to physical. Raises GuestTrap on a page fault. (MMU modes come with satp.)"""
+        return self.hart.mmu.translate(vaddr, access) if self.hart.mmu else vaddr
+
+    # --- loads and stores ----------------------------------------------------------------------
+    def load(self, vaddr: int, size: int, access: int = ACCESS_LOAD) -> int:
+        if (vaddr & (PAGE - 1)) + size > PAGE:        # crosses a page: byte by byte
+            return int.from_bytes(bytes(self.load(vaddr + k, 1, access) for k in range(size)), "little")
+        paddr = self.translate(vaddr, access)
+        if self.ram.contains(paddr, size):
+            self._fill_tlb(vaddr, paddr, access)
+            return self.ram.load(paddr, size)
+        dev, offset = self._device(paddr, size, access == ACCESS_AMO)
+        return dev.read(offset, size)
+
+    def store(self, vaddr: int, value: int, size: int, access: int = ACCESS_STORE):
+        if (vaddr & (PAGE - 1)) + size > PAGE:
+            for k in range(size):
+                self.store(vaddr + k, value >> (8 * k), 1, access)
+            return
+        paddr = self.translate(vaddr, ACCESS_STORE)
+        if self.ram.contains(paddr, size):
+            page = paddr >> PAGE_SHIFT
+            if page in self.code_pages:
+                self.code_pages.discard(page)
+                self.on_code_write(page)             # drops translations, asks to leave the block
+            self.ram.store(paddr, value, size)
+            handler = self.watched.get(page)
+            if handler is not None:
+                handler(paddr, size, value)
+            self._fill_tlb(vaddr, paddr, ACCESS_STORE)
+            return
+        dev, offset = self._device(paddr, size, True)
+        dev.write(offset, size, value & ((1 << (8 * size)) - 1))
+
+    def fetch(self, vaddr: int, n: int) -> bytes | None:
+        """Instruction bytes for the translator; None when the fetch would fault."""
+        try:
+            paddr = self.translate(vaddr, -1)
+        except GuestTrap:
+            return None
+        if self.ram.contains(paddr, n):
+            return self.ram.read(paddr, n)
+        found = self.bus.find(paddr, n)
+        if found and hasattr(found[0], "fetch"):
+            return found[0].fetch(found[1], n)
+        return None
+
+    def fetch_paddr(self, vaddr: int) -> int:
+        """Physical address of an instruction fetch; raises the fetch fault."""
+        paddr = self.translate(vaddr, -1)
+        if not (self.ram.contains(paddr, 2) or self.fetch(vaddr, 2) is not None):
+            raise GuestTrap(INSN_ACCESS, vaddr)
+        return paddr
+
+    def _device(self, paddr, size, is_store):
+        found = self.bus.find(paddr, size)
+        if found is None:
+            raise GuestTrap(STORE_ACCESS if is_store else LOAD_ACCESS, paddr)
+        return found
+
+    # --- the software TLB shared with generated code -------------------------------------------
+    def _fill_tlb(self, vaddr, paddr, access):
+        vpn, ppn = vaddr >> PAGE_SHIFT, paddr >> PAGE_SHIFT
+        e = self.hart.state.tlb[vpn % TLB_ENTRIES]
+        addend = ((ppn << PAGE_SHIFT) - self.ram.base - (vpn << PAGE_SHIFT)) & M64
+        if e.tag_read != vpn or e.addend != addend:
+            e.tag_read, e.tag_write, e.addend = vpn, NO_TAG, addend
+        # Direct writes only once a store was allowed here (so the MMU has set the dirty bit),
+        # and never to pages whose writes Python must see.
+        if access in (ACCESS_STORE, ACCESS_AMO) and ppn not in self.code_pages and ppn not in self.watched:
+            e.tag_write = vpn
+
+    def flush_tlb(self):
+        for e in self.hart.state.tlb:
+            e.tag_read = e.tag_write = NO_TAG
+
+    def protect_page(self, ppn: int):
+        """Stop generated code from writing a physical page directly (it holds code now)."""
+        base = self.ram.base
+        for e in self.hart.state.tlb:
+            if e.tag_write != NO_TAG and (((e.tag_write << PAGE_SHIFT) + e.addend + base) & M64) >> PAGE_SHIFT == ppn:
+                e.tag_write = NO_TAG
+

@@ -1,0 +1,69 @@
+"""The hart's architectural state as one C struct shared by Python and generated code.
+
+Field list -> ctypes Structure. Generated code reaches fields by byte offset from the state pointer
+it is given (`OFFSETS`), so compiled code holds no host addresses.
+"""
+import ctypes
+
+TLB_ENTRIES = 256               # direct-mapped software TLB, indexed by virtual page number
+JCACHE_BITS = 16                # native jump cache: 64 Ki entries of (guest pc, host function)
+NO_TAG = (1 << 64) - 1          # TLB tag that never matches a page number
+
+
+class TlbEntry(ctypes.Structure):
+    # Tags are virtual page numbers that may be read / written; addend turns a virtual address
+    # into an offset into the guest RAM buffer (only RAM pages are ever entered).
+    _fields_ = [("tag_read", ctypes.c_uint64), ("tag_write", ctypes.c_uint64),
+                ("addend", ctypes.c_uint64), ("pad", ctypes.c_uint64)]
+
+
+class JcacheEntry(ctypes.Structure):
+    _fields_ = [("pc", ctypes.c_uint64), ("fn", ctypes.c_void_p)]
+
+
+# Why a native run ended (state.exit_reason)
+EXIT_NONE, EXIT_BUDGET, EXIT_MISS, EXIT_TRAP, EXIT_SYS, EXIT_STOP = 0, 1, 2, 3, 4, 5
+# EXIT_STOP: a helper asked to leave after the current instruction (guest halted, code modified...)
+
+SYS_KINDS = ("mret", "sret", "wfi", "sfence.vma", "fence.i")
+
+u64 = ctypes.c_uint64
+i64 = ctypes.c_int64
+u32 = ctypes.c_uint32
+ptr = ctypes.c_void_p
+
+
+class HartState(ctypes.Structure):
+    _fields_ = [
+        ("x", u64 * 32),
+        ("f", u64 * 32),
+        ("pc", u64),
+        ("budget", i64),            # instructions left before returning to Python
+        ("exit_reason", u32),
+        ("exit_sys", u32),          # index into SYS_KINDS for EXIT_SYS
+        ("trap_cause", u64),
+        ("trap_tval", u64),
+        ("priv", u64),
+        ("fflags", u64),
+        ("frm", u64),
+        ("mstatus", u64),
+        ("resv", u64),              # LR/SC reservation address, NO_TAG when none
+        ("ram", ptr),               # host address of guest RAM
+        ("mem_helper", ptr),        # u64 (state*, addr, value, op): slow-path loads and stores
+        ("csr_helper", ptr),        # u64 (state*, csr, value, op)
+        ("fp_table", ptr),          # array of FP primitive functions, in rvjit.fp.PRIMITIVES order
+        ("jcache", ptr),            # JcacheEntry[1 << JCACHE_BITS]
+        ("tlb", TlbEntry * TLB_ENTRIES),
+    ]
+
+
+OFFSETS = {name: getattr(HartState, name).offset for name, _ in HartState._fields_}
+TLB_ENTRY_SIZE = ctypes.sizeof(TlbEntry)
+TLB_FIELD = {name: getattr(TlbEntry, name).offset for name, _ in TlbEntry._fields_}
+
+# Slow-path memory op encoding: size in bytes | access kind << 8
+ACCESS_LOAD, ACCESS_STORE, ACCESS_AMO, ACCESS_LR = 0, 1, 2, 3
+ACCESS_KINDS = {"load": ACCESS_LOAD, "store": ACCESS_STORE, "amo": ACCESS_AMO, "lr": ACCESS_LR}
+# CSR helper op encoding
+CSR_OPS = {"rw": 0, "rs": 1, "rc": 2}
+CSR_READ, CSR_WRITE = 4, 8

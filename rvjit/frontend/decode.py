@@ -1,0 +1,47 @@
+"""Decoder generated from the instruction table in rvjit.isa."""
+from ..isa import INSTRUCTIONS, COMPRESSED, BY_NAME
+from ..isa.spec import FIELD_EXTRACTORS, FORMATS, Insn
+
+
+def _index(defs, key):
+    table: dict[int, list] = {}
+    for d in defs:
+        table.setdefault(key(d.match), []).append(d)
+    for group in table.values():   # most specific pattern first
+        group.sort(key=lambda d: -bin(d.mask).count("1"))
+    return table
+
+
+def _op32(w): return w & 0x7F
+def _op16(h): return (h & 3) | ((h >> 11) & 0x1C)
+
+
+_TABLE32 = _index(INSTRUCTIONS, _op32)
+_TABLE16 = _index(COMPRESSED, _op16)
+
+
+def decode_fields(defn, word: int) -> dict:
+    return {name: FIELD_EXTRACTORS[key](word) for name, key in FORMATS[defn.fmt]}
+
+
+def decode(raw: int, pc: int) -> Insn | None:
+    """Decode the instruction whose low bits are `raw` (32 bits available). None if illegal."""
+    if raw & 3 != 3:
+        half = raw & 0xFFFF
+        for d in _TABLE16.get(_op16(half), ()):
+            if half & d.mask == d.match:
+                expanded = d.expand(half)
+                if expanded is None:
+                    return None
+                name, fields = expanded
+                return Insn(BY_NAME[name], half, pc, 2, fields, cdef=d)
+        return None
+    word = raw & 0xFFFFFFFF
+    for d in _TABLE32.get(_op32(word), ()):
+        if word & d.mask == d.match:
+            return Insn(d, word, pc, 4, decode_fields(d, word))
+    return None
+
+
+def insn_length(low_half: int) -> int:
+    return 4 if low_half & 3 == 3 else 2

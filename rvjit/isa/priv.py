@@ -1,0 +1,27 @@
+"""Privileged instructions and Zifencei. Their effects are carried out by the hart (rvjit.cpu.hart)."""
+from .spec import insn
+
+
+@insn("mret", "0011000 00010 00000 000 00000 1110011", "N", ext="priv")
+def mret(b, i):
+    b.sys("mret")
+
+
+@insn("sret", "0001000 00010 00000 000 00000 1110011", "N", ext="priv")
+def sret(b, i):
+    b.sys("sret")
+
+
+@insn("wfi", "0001000 00101 00000 000 00000 1110011", "N", ext="priv")
+def wfi(b, i):
+    b.sys("wfi")
+
+
+@insn("sfence.vma", "0001001 ..... ..... 000 00000 1110011", "R", "rs1, rs2", ext="priv")
+def sfence_vma(b, i):
+    b.sys("sfence.vma")
+
+
+@insn("fence.i", "............ ..... 001 ..... 0001111", "N", ext="zifencei")
+def fence_i(b, i):
+    b.sys("fence.i")

@@ -1,0 +1,64 @@
+"""CLINT: machine software interrupt (msip) and timer (mtime, mtimecmp); mtime runs at 10 MHz of host time."""
+import time
+
+from .bus import Device
+from ..cpu.trap import IRQ_MSI, IRQ_MTI
+
+TIMEBASE_HZ = 10_000_000
+MSIP, MTIMECMP, MTIME = 0x0, 0x4000, 0xBFF8
+
+
+def _merge(old, offset_in_reg, size, value):
+    """Write `size` bytes of value into a 64-bit register at byte offset_in_reg."""
+    shift = 8 * offset_in_reg
+    mask = ((1 << (8 * size)) - 1) << shift
+    return (old & ~mask) | ((value << shift) & mask)
+
+
+class Clint(Device):
+    name = "clint"
+
+    def __init__(self, hart, clock=time.monotonic_ns):
+        self.hart = hart
+        self.clock = clock
+        self.t0 = clock()
+        self.mtime_offset = 0
+        self.msip = 0
+        self.mtimecmp = (1 << 64) - 1
+        hart.mtime = self.mtime
+
+    def mtime(self) -> int:
+        return ((self.clock() - self.t0) // (1_000_000_000 // TIMEBASE_HZ) + self.mtime_offset) & ((1 << 64) - 1)
+
+    def seconds_until_timer(self) -> float:
+        return max(0, self.mtimecmp - self.mtime()) / TIMEBASE_HZ
+
+    def update(self):
+        """Refresh the hart's MSIP and MTIP lines."""
+        h = self.hart
+        lines = h.irq_lines & ~((1 << IRQ_MSI) | (1 << IRQ_MTI))
+        if self.msip & 1:
+            lines |= 1 << IRQ_MSI
+        if self.mtime() >= self.mtimecmp:
+            lines |= 1 << IRQ_MTI
+        h.irq_lines = lines
+
+    def read(self, offset, size):
+        if offset < 4:
+            return (self.msip >> (8 * offset)) & ((1 << (8 * size)) - 1)
+        if MTIMECMP <= offset < MTIMECMP + 8:
+            return (self.mtimecmp >> (8 * (offset - MTIMECMP))) & ((1 << (8 * size)) - 1)
+        if MTIME <= offset < MTIME + 8:
+            return (self.mtime() >> (8 * (offset - MTIME))) & ((1 << (8 * size)) - 1)
+        return 0
+
+    def write(self, offset, size, value):
+        if offset < 4:
+            self.msip = _merge(self.msip, offset, size, value) & 1
+        elif MTIMECMP <= offset < MTIMECMP + 8:
+            self.mtimecmp = _merge(self.mtimecmp, offset - MTIMECMP, size, value)
+        elif MTIME <= offset < MTIME + 8:
+            new = _merge(self.mtime(), offset - MTIME, size, value)
+            self.mtime_offset += new - self.mtime()
+        self.update()
+        self.hart.request_stop()      # the interrupt picture may have changed
