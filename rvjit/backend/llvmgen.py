@@ -319,7 +319,7 @@ class FunctionWriter:
             at = op.attrs
             packed = at["csr"] | CSR_OPS[at["csrop"]] << 12 | (CSR_READ if at["read"] else 0) << 12 \
                 | (CSR_WRITE if at["write"] else 0) << 12 | at["raw"] << 32
-            r, stop = self.call_helper("csr_helper", idx, f"i64 {a[0]}, i64 {c64(packed)}")
+            r, stop = self.call_helper("csr_helper", idx, f"i64 {a[0]}, i64 {c64(packed)}, i64 0")
             self.stop_flags.append(stop)
             return r
         if n == "fp":

@@ -36,7 +36,7 @@ def install(hart, machine):
             host_failed(e)
         return 0
 
-    def csr_helper(_state, value, packed):
+    def csr_helper(_state, value, packed, _unused):
         csr = packed & 0xFFF
         flags = (packed >> 12) & 0xF
         try:
