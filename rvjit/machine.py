@@ -28,6 +28,7 @@ class Machine:
         self.host_error: BaseException | None = None
         self.image = None
         self.wakeup = threading.Event()
+        self.deadline: float | None = None      # time.monotonic() after which the run is stopped
         callbacks.install(self.hart, self)
 
     def load_elf(self, path):
@@ -55,6 +56,8 @@ class Machine:
     # --- called by the run loop ------------------------------------------------------------
     def poll(self):
         self.clint.update()
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise TimeoutError("guest ran past its wall-time limit")
 
     def wait_for_interrupt(self):
         """wfi: sleep until an enabled interrupt is pending (never busy-spin the host)."""

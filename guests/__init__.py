@@ -1,0 +1,1 @@
+"""Bare-metal RISC-V guest test programs for rvjit (built by guests.build)."""
