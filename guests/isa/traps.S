@@ -387,7 +387,11 @@ TEST_BEGIN
     csrs    mie, t0
     li      t0, MTIME
     ld      t1, 0(t0)
-    addi    t1, t1, 500
+    /* 10 ms: long enough that the interrupt cannot fire before the wfi below is reached,
+       even when the emulator returns to its run loop after each CSR/CLINT access (if it
+       fired first, the wfi would sleep forever: nothing else is armed). */
+    li      t2, 100000
+    add     t1, t1, t2
     li      t0, MTIMECMP
     sd      t1, 0(t0)
     li      t0, MSTATUS_MIE
