@@ -71,16 +71,9 @@ class Machine:
             self.wakeup.clear()
 
 
-def make_translator(machine, opt_level=2):
+def make_translator(machine, opt_level=2, tiered=True):
     from .backend.translator import Translator
-    from .backend.fptable import fp_table
-    from .backend.engine import Engine
-    engine = Engine(opt_level)
-    try:
-        table = fp_table(engine)
-    except (ImportError, SyntaxError):          # FP runtime not built yet
-        table = 0
-    return Translator(machine.hart, opt_level, table, engine)
+    return Translator(machine.hart, opt_level, tiered)
 
 
 def run_program(path, mem_size=128 << 20, stats=False, trace=False, interpret=False,

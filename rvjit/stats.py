@@ -15,7 +15,8 @@ def format_run_stats(machine, translator, rs, total_seconds) -> str:
         translate = sum(ts.seconds.values())
         lines += [f"  blocks translated           {ts.blocks:>14,}",
                   f"  guest insns translated      {ts.guest_insns_translated:>14,}",
-                  f"  translations invalidated    {ts.invalidations:>14,}"]
+                  f"  translations invalidated    {ts.invalidations:>14,}",
+                  f"  blocks optimised when hot   {ts.promoted:>14,}"]
         for stage, sec in ts.seconds.items():
             lines.append(f"    {stage:<26}{sec * 1e3:>12.1f} ms")
         e = translator.engine

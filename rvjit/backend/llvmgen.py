@@ -29,8 +29,9 @@ def c64(v: int) -> str:
 
 
 class FunctionWriter:
-    def __init__(self, name: str, block):
+    def __init__(self, name: str, block, counter_index: int | None = None):
         self.name = name
+        self.counter_index = counter_index
         self.ops = block.ops
         self.insns = block.insns
         self.lines: list[str] = []
@@ -385,6 +386,13 @@ class FunctionWriter:
     def write(self) -> str:
         self.emit("%ram = load ptr, ptr " + self.field_ptr(OFFSETS["ram"]))
         self.emit("%budget0 = load i64, ptr " + self.field_ptr(OFFSETS["budget"]))
+        if self.counter_index is not None:      # first tier: count runs to find hot blocks
+            base, cp, c, c1 = self.t(), self.t(), self.t(), self.t()
+            self.emit(f"{base} = load ptr, ptr {self.field_ptr(OFFSETS['counters'])}")
+            self.emit(f"{cp} = getelementptr i64, ptr {base}, i64 {self.counter_index}")
+            self.emit(f"{c} = load i64, ptr {cp}")
+            self.emit(f"{c1} = add i64 {c}, 1")
+            self.emit(f"store i64 {c1}, ptr {cp}")
         last_index = -1
         for op in self.ops:
             if op.insn_index != last_index:
@@ -406,8 +414,15 @@ class FunctionWriter:
             self.side_exit(flag, nxt, finished_index + 1, None)
 
 
-def block_module(name: str, block) -> str:
+_METADATA = ('!0 = !{!"branch_weights", i32 1, i32 2000}\n'
+             '!1 = !{!"branch_weights", i32 2000, i32 1}\n')
+
+
+def block_module(name: str, block, counter_index: int | None = None) -> str:
     """A complete LLVM module holding the function for one lifted block."""
-    fn = FunctionWriter(name, block).write()
-    return (DECLS + fn + '!0 = !{!"branch_weights", i32 1, i32 2000}\n'
-            '!1 = !{!"branch_weights", i32 2000, i32 1}\n')
+    return DECLS + FunctionWriter(name, block, counter_index).write() + _METADATA
+
+
+def blocks_module(named_blocks) -> str:
+    """One LLVM module holding several blocks: [(name, block)] (compiling in batches is cheaper)."""
+    return DECLS + "".join(FunctionWriter(n, b).write() for n, b in named_blocks) + _METADATA

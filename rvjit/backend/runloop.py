@@ -34,6 +34,7 @@ def run_native(machine, translator, max_insns: int | None = None) -> RunStats:
             stats.traps += 1
         if max_insns is not None and hart.instret() >= max_insns:
             break
+        translator.promote_hot()
         try:
             block = translator.lookup(st.pc)
         except GuestTrap as trap:

@@ -12,9 +12,14 @@ import numpy as np
 from ..cpu.state import JCACHE_BITS
 from ..frontend.lift import lift_block
 from .engine import BLOCK_FN, Engine
-from .llvmgen import block_module
+from .fptable import fp_table
+from .llvmgen import block_module, blocks_module
 
 PAGE_SHIFT = 12
+MAX_COUNTERS = 1 << 20
+# A first-tier block is recompiled with optimisation after this many runs. Optimised compiling
+# costs ~6 ms a block and saves a few ns a run, so only blocks that keep running pay it back.
+HOT_THRESHOLD = 50_000
 
 
 @dataclass
@@ -27,6 +32,8 @@ class Translation:
     address: int
     fn: object                    # ctypes callable entering the block
     pages: tuple = ()
+    tier: int = 0
+    counter: int | None = None
     compile_seconds: float = 0.0
     stage_seconds: dict = field(default_factory=dict)
 
@@ -36,19 +43,25 @@ class TranslatorStats:
         self.blocks = 0
         self.guest_insns_translated = 0
         self.invalidations = 0
-        self.seconds = {"decode+lift": 0.0, "llvm-ir": 0.0, "llvm-compile": 0.0}
+        self.promoted = 0
+        self.seconds = {"decode+lift": 0.0, "llvm-ir": 0.0, "llvm-compile": 0.0, "optimising hot": 0.0}
 
 
 class Translator:
-    def __init__(self, hart, opt_level: int = 2, fp_table_address: int = 0, engine: Engine | None = None):
+    def __init__(self, hart, opt_level: int = 2, tiered: bool = True):
         self.hart = hart
-        self.engine = engine or Engine(opt_level)
+        # Tier 0: cheap unoptimised code for everything; tier 1: optimised code for hot blocks.
+        self.engine = Engine(0 if tiered else opt_level)
+        self.hot_engine = Engine(opt_level) if tiered else None
+        self.counters = np.zeros(MAX_COUNTERS, dtype=np.uint64)
+        self.counter_owner: list[Translation] = []
+        hart.state.counters = self.counters.ctypes.data
         self.blocks: dict[tuple[int, int], Translation] = {}
         self.by_page: dict[int, list[tuple[int, int]]] = {}
         self.jcache = np.zeros((1 << JCACHE_BITS, 2), dtype=np.uint64)
         self.jcache[:, 0] = 1                       # odd pc: never matches a real guest pc
         hart.state.jcache = self.jcache.ctypes.data
-        hart.state.fp_table = fp_table_address
+        hart.state.fp_table = 0          # compiled when the first FP instruction is translated
         hart.mem.on_code_write = self.invalidate_page
         hart.on_flush.append(self.flush_jcache)
         self.stats = TranslatorStats()
@@ -77,9 +90,14 @@ class Translator:
         s = self.stats.seconds
         t0 = time.perf_counter()
         block = self.lift(pc)
+        if not self.hart.state.fp_table and any(op.name == "fp" for op in block.ops):
+            self.hart.state.fp_table = fp_table(self.hot_engine or self.engine)
         t1 = time.perf_counter()
-        name = f"block_{pc:x}_{len(self.blocks)}"
-        ir_text = block_module(name, block)
+        name = f"block_{pc:x}_{self.stats.blocks}"
+        counter = None
+        if self.hot_engine is not None and len(self.counter_owner) < MAX_COUNTERS:
+            counter = len(self.counter_owner)
+        ir_text = block_module(name, block, counter)
         t2 = time.perf_counter()
         cm = self.engine.compile(ir_text, [name])
         t3 = time.perf_counter()
@@ -90,8 +108,10 @@ class Translator:
         last = block.insns[-1]
         end_paddr = paddr + (last.pc + last.length - 1 - pc)
         pages = tuple(sorted({paddr >> PAGE_SHIFT, end_paddr >> PAGE_SHIFT}))
-        t = Translation(pc, paddr, block, name, ir_text, address, BLOCK_FN(address), pages, t3 - t0,
-                        {"decode+lift": t1 - t0, "llvm-ir": t2 - t1, "llvm-compile": t3 - t2})
+        t = Translation(pc, paddr, block, name, ir_text, address, BLOCK_FN(address), pages, 0, counter,
+                        t3 - t0, {"decode+lift": t1 - t0, "llvm-ir": t2 - t1, "llvm-compile": t3 - t2})
+        if counter is not None:
+            self.counter_owner.append(t)
         key = (pc, paddr)
         self.blocks[key] = t
         mem = self.hart.mem
@@ -103,6 +123,34 @@ class Translator:
         self.stats.blocks += 1
         self.stats.guest_insns_translated += len(block.insns)
         return t
+
+    def promote_hot(self, limit: int = 64) -> int:
+        """Recompile the hottest first-tier blocks with optimisation, in one batch."""
+        n = len(self.counter_owner)
+        if self.hot_engine is None or n == 0:
+            return 0
+        hot = np.flatnonzero(self.counters[:n] >= HOT_THRESHOLD)
+        if hot.size == 0:
+            return 0
+        hot = hot[np.argsort(self.counters[hot])[::-1][:limit]]
+        self.counters[hot] = 0
+        chosen = [self.counter_owner[i] for i in hot]
+        chosen = [t for t in chosen if t.tier == 0 and self.blocks.get((t.pc, t.paddr)) is t]
+        if not chosen:
+            return 0
+        t0 = time.perf_counter()
+        names = [f"{t.name}_hot" for t in chosen]
+        cm = self.hot_engine.compile(blocks_module(list(zip(names, (t.block for t in chosen)))), names)
+        for t, name in zip(chosen, names):
+            t.tier, t.address = 1, cm.addresses[name]
+            t.fn = BLOCK_FN(t.address)
+            self.counters[t.counter] = 0
+            self._install(t)
+        self.stats.seconds["optimising hot"] += time.perf_counter() - t0
+        self.stats.promoted += len(chosen)
+        # Blocks may chain to stale first-tier copies through the jump cache: refill it lazily.
+        self.flush_jcache()
+        return len(chosen)
 
     def invalidate_page(self, page: int):
         """Guest code wrote to a page holding translated code: forget its translations."""

@@ -4,6 +4,8 @@ Generated code handles RAM accesses whose page is in the software TLB by itself;
 comes here (a TLB miss, an access crossing a page, MMIO, a store to a page holding translated code
 or the HTIF mailbox). The reference interpreter uses this path for every access.
 """
+import ctypes
+
 from .state import NO_TAG, TLB_ENTRIES, ACCESS_STORE, ACCESS_AMO, ACCESS_LOAD
 from .trap import GuestTrap, LOAD_ACCESS, STORE_ACCESS, INSN_ACCESS
 
@@ -96,8 +98,16 @@ class MemoryPort:
             e.tag_write = vpn
 
     def flush_tlb(self):
-        for e in self.hart.state.tlb:
-            e.tag_read = e.tag_write = NO_TAG
+        self._tlb_words()[:, :2] = NO_TAG      # tag_read, tag_write of every entry
+
+    def _tlb_words(self):
+        # A numpy view of the TLB inside the hart state: flushing is a single fill.
+        if getattr(self, "_tlb_view", None) is None:
+            import numpy as np
+            tlb = self.hart.state.tlb
+            self._tlb_view = np.ctypeslib.as_array(
+                (ctypes.c_uint64 * (4 * TLB_ENTRIES)).from_address(ctypes.addressof(tlb))).reshape(TLB_ENTRIES, 4)
+        return self._tlb_view
 
     def protect_page(self, ppn: int):
         """Stop generated code from writing a physical page directly (it holds code now)."""

@@ -53,6 +53,7 @@ class HartState(ctypes.Structure):
         ("csr_helper", ptr),        # u64 (state*, csr, value, op)
         ("fp_table", ptr),          # array of FP primitive functions, in rvjit.fp.PRIMITIVES order
         ("jcache", ptr),            # JcacheEntry[1 << JCACHE_BITS]
+        ("counters", ptr),          # u64 execution counters of first-tier blocks
         ("tlb", TlbEntry * TLB_ENTRIES),
     ]
 
