@@ -20,16 +20,22 @@ class Machine:
         self.ram = Ram(RAM_BASE, mem_size)
         self.bus = Bus(self.ram)
         self.hart = Hart(self.bus)
-        self.clint = self.bus.add(CLINT_BASE, 0x10000, Clint(self.hart))
-        self.bus.add(TEST_BASE, 0x1000, TestDevice(self))
-        self.bus.add(UART_BASE, 0x100, Uart16550(self))
         self.console = console if console is not None else sys.stdout.buffer
         self.exit_code: int | None = None
         self.host_error: BaseException | None = None
         self.image = None
         self.wakeup = threading.Event()
         self.deadline: float | None = None      # time.monotonic() after which the run is stopped
+        self.pollers = []                       # devices with a poll() for the run loop
+        self.quit_requested = False
+        self.add_devices()
         callbacks.install(self.hart, self)
+
+    def add_devices(self):
+        """The bare-metal machine: CLINT, test device and UART (no interrupt controller)."""
+        self.clint = self.bus.add(CLINT_BASE, 0x10000, Clint(self.hart))
+        self.bus.add(TEST_BASE, 0x1000, TestDevice(self))
+        self.bus.add(UART_BASE, 0x100, Uart16550(self))
 
     def load_elf(self, path):
         from .soc.loader import load_elf
@@ -49,13 +55,22 @@ class Machine:
     def reset_request(self):
         self.halt(0)
 
+    def quit(self):
+        """Stop at the next poll (called from the console thread: touch no hart state here)."""
+        self.quit_requested = True
+        self.wakeup.set()
+
     def console_write(self, data: bytes):
         self.console.write(data)
         self.console.flush()
 
     # --- called by the run loop ------------------------------------------------------------
     def poll(self):
+        if self.quit_requested and self.exit_code is None:
+            self.exit_code = 0
         self.clint.update()
+        for device in self.pollers:
+            device.poll()
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise TimeoutError("guest ran past its wall-time limit")
 
