@@ -14,7 +14,9 @@ ELF.  As a module:
     from guests.build import build_all
     paths = build_all(out_dir)        # {"isa/rv64i": Path(".../isa/rv64i.elf"), ...}
 
-Program names are "isa/<stem>" for guests/isa/<stem>.S and "c/<stem>" for
+Program names are "isa/<stem>" for guests/isa/<stem>.S, "priv/<stem>" for
+guests/priv/<stem>.S (privileged architecture: paging, delegation; built like
+the ISA tests, may include headers next to them) and "c/<stem>" for
 guests/c/<stem>.c.  A C program may have guests/c/<stem>.expected holding
 the exact text it prints on the HTIF console (see expected_stdout()).
 
@@ -34,6 +36,7 @@ from pathlib import Path
 GUESTS_DIR = Path(__file__).resolve().parent
 COMMON_DIR = GUESTS_DIR / "common"
 ISA_DIR = GUESTS_DIR / "isa"
+PRIV_DIR = GUESTS_DIR / "priv"
 C_DIR = GUESTS_DIR / "c"
 
 MARCH = "rv64gc_zba_zbb_zbs"
@@ -82,6 +85,8 @@ def sources() -> dict[str, Path]:
     progs: dict[str, Path] = {}
     for src in sorted(ISA_DIR.glob("*.S")):
         progs[f"isa/{src.stem}"] = src
+    for src in sorted(PRIV_DIR.glob("*.S")):
+        progs[f"priv/{src.stem}"] = src
     for src in sorted(C_DIR.glob("*.c")):
         progs[f"c/{src.stem}"] = src
     return progs
@@ -97,6 +102,7 @@ def expected_stdout(name: str) -> str | None:
 def _deps(src: Path) -> list[Path]:
     deps = [src, Path(__file__).resolve()]
     deps += [p for p in COMMON_DIR.iterdir() if p.is_file()]
+    deps += list(src.parent.glob("*.h"))          # headers shared by neighbouring programs
     return deps
 
 
@@ -108,7 +114,7 @@ def _up_to_date(out: Path, deps: list[Path]) -> bool:
 
 
 def _command(name: str, src: Path, out: Path, cc: str) -> list[str]:
-    if name.startswith("isa/"):
+    if name.startswith(("isa/", "priv/")):
         return [cc, *COMMON_FLAGS, *ASM_FLAGS, str(src), "-o", str(out)]
     return [
         cc, *COMMON_FLAGS, *C_FLAGS,

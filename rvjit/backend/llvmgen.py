@@ -29,9 +29,12 @@ def c64(v: int) -> str:
 
 
 class FunctionWriter:
-    def __init__(self, name: str, block, counter_index: int | None = None):
+    def __init__(self, name: str, block, counter_index: int | None = None, compact: bool = False):
         self.name = name
         self.counter_index = counter_index
+        # Compact (first-tier) code is small to compile: guest registers are written through to
+        # the hart state at once, and memory accesses call shared runtime functions.
+        self.compact = compact
         self.ops = block.ops
         self.insns = block.insns
         self.lines: list[str] = []
@@ -191,6 +194,9 @@ class FunctionWriter:
         size = op.attrs["size"]
         is_store = op.name == "store"
         kind = ACCESS_KINDS["store" if is_store else op.attrs["kind"]]
+        if self.compact:
+            signed = not is_store and op.attrs["signed"]
+            return self.call_mem_runtime(idx, mem_variant(size, kind, signed), addr, value)
         tag_field = "tag_write" if is_store or kind == ACCESS_KINDS["amo"] else "tag_read"
         bits = 8 * size
         ok, ebase = self.tlb_lookup(addr, size, tag_field)
@@ -224,6 +230,19 @@ class FunctionWriter:
             self.emit(f"{sx} = sext i{bits} {tr} to i64")
             v = sx
         return v
+
+    def call_mem_runtime(self, idx, variant, addr, value):
+        tbl, fpp, fn, r = self.t(), self.t(), self.t(), self.t()
+        self.emit(f"{tbl} = load ptr, ptr {self.field_ptr(OFFSETS['mem_table'])}")
+        self.emit(f"{fpp} = getelementptr ptr, ptr {tbl}, i64 {variant}")
+        self.emit(f"{fn} = load ptr, ptr {fpp}")
+        self.emit(f"{r} = call i64 {fn}(ptr %s, i64 {addr}, i64 {value or 0})")
+        reason, trapped, stop = self.load_field(OFFSETS["exit_reason"], "i32"), self.t(), self.t()
+        self.emit(f"{trapped} = icmp eq i32 {reason}, {EXIT_TRAP}")
+        self.side_exit(trapped, c64(self.insns[idx].pc), idx, None)
+        self.emit(f"{stop} = icmp ne i32 {reason}, 0")
+        self.stop_flags.append(stop)
+        return r
 
     # --- ops -----------------------------------------------------------------------------------
     def lower(self, op):
@@ -289,7 +308,10 @@ class FunctionWriter:
         if n in ("setx", "setf"):
             key = (n[3], op.attrs["reg"])
             self.regs[key] = a[0]
-            self.dirty.add(key)
+            if self.compact:
+                self.store_field(self.reg_offset(*key), a[0])
+            else:
+                self.dirty.add(key)
             return None
         if n == "get":
             return self.load_field(_FIELD_OFFSETS[op.attrs["field"]])
@@ -418,9 +440,57 @@ _METADATA = ('!0 = !{!"branch_weights", i32 1, i32 2000}\n'
              '!1 = !{!"branch_weights", i32 2000, i32 1}\n')
 
 
-def block_module(name: str, block, counter_index: int | None = None) -> str:
+def block_module(name: str, block, counter_index: int | None = None, compact: bool = False) -> str:
     """A complete LLVM module holding the function for one lifted block."""
-    return DECLS + FunctionWriter(name, block, counter_index).write() + _METADATA
+    return DECLS + FunctionWriter(name, block, counter_index, compact).write() + _METADATA
+
+
+def first_tier_module(named_blocks) -> str:
+    """Compact code for [(name, block, counter_index)] in one module."""
+    return DECLS + "".join(FunctionWriter(n, b, c, compact=True).write() for n, b, c in named_blocks) + _METADATA
+
+
+# --- shared runtime: memory access functions called by compact code -------------------------------
+def mem_variant(size: int, kind: int, signed: bool) -> int:
+    """Index of the runtime memory function for an access (see memory_runtime_module)."""
+    return (size.bit_length() - 1) | (signed << 2) | (kind << 3)
+
+
+MEM_VARIANTS = 32
+
+
+class _MemRuntimeWriter(FunctionWriter):
+    """Writes one runtime memory function: the same inline TLB path, then a plain return."""
+
+    def call_helper(self, helper, idx, args):
+        h, r = self.load_field(OFFSETS[helper], "ptr"), self.t()
+        self.emit(f"{r} = call i64 {h}(ptr %s, {args})")
+        reason, stop = self.load_field(OFFSETS["exit_reason"], "i32"), self.t()
+        self.emit(f"{stop} = icmp ne i32 {reason}, 0")
+        return r, stop
+
+
+def memory_runtime_module() -> tuple[str, list[str]]:
+    """LLVM IR for every memory access variant: i64 @rvrt_mem_N(ptr %s, i64 %addr, i64 %value)."""
+    from types import SimpleNamespace
+    from ..ir.ops import Op
+    parts, names = [], []
+    for variant in range(MEM_VARIANTS):
+        size, signed, kind = 1 << (variant & 3), bool(variant >> 2 & 1), variant >> 3
+        name = f"rvrt_mem_{variant}"
+        w = _MemRuntimeWriter(name, SimpleNamespace(ops=[], insns=[]))
+        w.emit("%ram = load ptr, ptr " + w.field_ptr(OFFSETS["ram"]))
+        if kind == ACCESS_KINDS["store"]:
+            w.mem_access(Op("store", (), {"size": size}), 0, "%addr", "%value")
+            result = "0"
+        else:
+            kind_name = next(k for k, v in ACCESS_KINDS.items() if v == kind)
+            result = w.mem_access(Op("load", (), {"size": size, "signed": signed, "kind": kind_name}), 0, "%addr")
+        w.emit(f"ret i64 {result}")
+        body = "\n".join(w.lines)
+        parts.append(f"define i64 @{name}(ptr noalias %s, i64 %addr, i64 %value) nounwind {{\nentry:\n{body}\n}}\n")
+        names.append(name)
+    return "".join(parts) + _METADATA, names
 
 
 def blocks_module(named_blocks) -> str:

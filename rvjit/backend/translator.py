@@ -4,6 +4,7 @@ Blocks are keyed by (virtual pc, physical pc). The jump cache (a table generated
 guest pc) lets blocks chain to each other without Python; it is flushed whenever a mapping or
 privilege change could make an entry wrong, and when code pages are written.
 """
+import ctypes
 import time
 from dataclasses import dataclass, field
 
@@ -13,13 +14,28 @@ from ..cpu.state import JCACHE_BITS
 from ..frontend.lift import lift_block
 from .engine import BLOCK_FN, Engine
 from .fptable import fp_table
-from .llvmgen import block_module, blocks_module
+from .llvmgen import blocks_module, first_tier_module, memory_runtime_module
 
 PAGE_SHIFT = 12
 MAX_COUNTERS = 1 << 20
 # A first-tier block is recompiled with optimisation after this many runs. Optimised compiling
 # costs ~6 ms a block and saves a few ns a run, so only blocks that keep running pay it back.
 HOT_THRESHOLD = 50_000
+BATCH_BLOCKS = 8            # blocks compiled together when one is missing
+
+
+def static_successors(block):
+    """Guest addresses a block can continue at that are known without running it."""
+    last = block.ops[-1] if block.ops else None
+    if last is None:
+        return []
+    if last.name == "branch":
+        return [last.attrs["fall"], last.attrs["target"]]
+    if last.name == "goto":
+        return [last.attrs["target"]]
+    if last.name == "jump" and last.args[0].const is not None:
+        return [last.args[0].const]
+    return []
 
 
 @dataclass
@@ -56,6 +72,10 @@ class Translator:
         self.counters = np.zeros(MAX_COUNTERS, dtype=np.uint64)
         self.counter_owner: list[Translation] = []
         hart.state.counters = self.counters.ctypes.data
+        ir_text, names = memory_runtime_module()
+        runtime = (self.hot_engine or self.engine).compile(ir_text, names)
+        self.mem_table = (ctypes.c_void_p * len(names))(*(runtime.addresses[n] for n in names))
+        hart.state.mem_table = ctypes.addressof(self.mem_table)
         self.blocks: dict[tuple[int, int], Translation] = {}
         self.by_page: dict[int, list[tuple[int, int]]] = {}
         self.jcache = np.zeros((1 << JCACHE_BITS, 2), dtype=np.uint64)
@@ -87,29 +107,52 @@ class Translator:
         return lift_block(self.hart.mem.fetch, pc)
 
     def translate(self, pc: int, paddr: int) -> Translation:
+        """Translate the block at pc, and with it the not-yet-translated blocks it leads to on the
+        same page (one LLVM module for all: compiling in batches is much cheaper per block)."""
         s = self.stats.seconds
         t0 = time.perf_counter()
-        block = self.lift(pc)
-        if not self.hart.state.fp_table and any(op.name == "fp" for op in block.ops):
+        fetch = self.hart.mem.fetch
+        page = pc & ~((1 << PAGE_SHIFT) - 1)
+        todo, seen, lifted = [pc], {pc}, []
+        while todo and len(lifted) < BATCH_BLOCKS:
+            start = todo.pop(0)
+            block = lift_block(fetch, start)
+            lifted.append((start, paddr + (start - pc), block))
+            for target in static_successors(block):
+                if target & ~((1 << PAGE_SHIFT) - 1) == page and target not in seen \
+                        and (target, paddr + (target - pc)) not in self.blocks:
+                    seen.add(target)
+                    todo.append(target)
+        if not self.hart.state.fp_table and any(op.name == "fp" for _, _, b in lifted for op in b.ops):
             self.hart.state.fp_table = fp_table(self.hot_engine or self.engine)
         t1 = time.perf_counter()
-        name = f"block_{pc:x}_{self.stats.blocks}"
-        counter = None
-        if self.hot_engine is not None and len(self.counter_owner) < MAX_COUNTERS:
-            counter = len(self.counter_owner)
-        ir_text = block_module(name, block, counter)
+        entries = []
+        for start, bpaddr, block in lifted:
+            counter = None
+            if self.hot_engine is not None and len(self.counter_owner) + len(entries) < MAX_COUNTERS:
+                counter = len(self.counter_owner) + len(entries)
+            entries.append((f"block_{start:x}_{self.stats.blocks + len(entries)}", block, counter))
+        ir_text = first_tier_module(entries)
         t2 = time.perf_counter()
-        cm = self.engine.compile(ir_text, [name])
+        cm = self.engine.compile(ir_text, [e[0] for e in entries])
         t3 = time.perf_counter()
         s["decode+lift"] += t1 - t0
         s["llvm-ir"] += t2 - t1
         s["llvm-compile"] += t3 - t2
-        address = cm.addresses[name]
+        stage = {"decode+lift": t1 - t0, "llvm-ir": t2 - t1, "llvm-compile": t3 - t2}
+        result = None
+        for (start, bpaddr, block), (name, _, counter) in zip(lifted, entries):
+            t = self._add(start, bpaddr, block, name, cm.addresses[name], counter, (t3 - t0) / len(lifted), stage)
+            if start != pc:
+                self._install(t)
+            result = result or t
+        return result
+
+    def _add(self, pc, paddr, block, name, address, counter, seconds, stage) -> Translation:
         last = block.insns[-1]
         end_paddr = paddr + (last.pc + last.length - 1 - pc)
         pages = tuple(sorted({paddr >> PAGE_SHIFT, end_paddr >> PAGE_SHIFT}))
-        t = Translation(pc, paddr, block, name, ir_text, address, BLOCK_FN(address), pages, 0, counter,
-                        t3 - t0, {"decode+lift": t1 - t0, "llvm-ir": t2 - t1, "llvm-compile": t3 - t2})
+        t = Translation(pc, paddr, block, name, "", address, BLOCK_FN(address), pages, 0, counter, seconds, stage)
         if counter is not None:
             self.counter_owner.append(t)
         key = (pc, paddr)
@@ -117,7 +160,7 @@ class Translator:
         mem = self.hart.mem
         for page in pages:
             self.by_page.setdefault(page, []).append(key)
-            if mem.ram.contains(page << PAGE_SHIFT):
+            if mem.ram.contains(page << PAGE_SHIFT) and page not in mem.code_pages:
                 mem.code_pages.add(page)
                 mem.protect_page(page)
         self.stats.blocks += 1

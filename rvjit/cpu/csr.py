@@ -190,6 +190,7 @@ class CsrFile:
             st.mstatus |= MSTATUS_SD
         else:
             st.mstatus &= ~MSTATUS_SD
+        self.hart.mstatus_changed(old)
 
 
 assert PRV_U == 0

@@ -8,10 +8,15 @@ from ..ir.builder import Builder
 from ..ir.interp import run_ops
 from .csr import CsrFile
 from .memory import MemoryPort
+from .mmu import Mmu
 from .state import HartState, NO_TAG, ACCESS_KINDS, EXIT_STOP, EXIT_NONE
 from .trap import (GuestTrap, enter_trap, do_mret, do_sret, pending_interrupt, PRV_M, PRV_S,
                    ILLEGAL_INSN, INSN_ACCESS)
 from .csr import MSTATUS_TSR, MSTATUS_TW, MSTATUS_TVM
+from .mmu import MSTATUS_SUM, MSTATUS_MXR
+from .trap import MSTATUS_MPRV, MSTATUS_MPP, PRV_U
+
+DATA_TRANSLATION_BITS = MSTATUS_MPRV | MSTATUS_MPP | MSTATUS_SUM | MSTATUS_MXR
 
 
 class Hart:
@@ -24,8 +29,8 @@ class Hart:
         self.hartid = hartid
         self.csr = CsrFile(self)
         self.mem = MemoryPort(self, bus)
+        self.mmu = Mmu(self, bus.ram)    # Sv39/Sv48/Sv57; satp starts Bare
         self.mem.flush_tlb()
-        self.mmu = None                  # bare translation until the MMU is attached
         self.irq_lines = 0               # mip bits driven by devices (MSIP, MTIP, MEIP, SEIP)
         self.mtime = lambda: 0           # the board's timer source
         self.retired_base = 0            # instructions retired before the current native slice
@@ -61,15 +66,17 @@ class Hart:
             self.flush_translation_caches()
 
     def write_satp(self, value: int):
-        if self.mmu is None:            # only Bare is supported: other modes leave satp as it was
-            if value >> 60 == 0:
-                self.csr.satp = 0
-            return
-        self.mmu.write_satp(value)
+        self.mmu.write_satp(value)       # WARL: an unsupported mode leaves satp as it was
         self.flush_translation_caches()
 
+    def mstatus_changed(self, old: int):
+        """Loads and stores translate differently once MPRV, MPP, SUM or MXR change. Fetches do
+        not depend on them, so the jump cache stays; the TLB and the MMU's walks go."""
+        if (old ^ self.state.mstatus) & DATA_TRANSLATION_BITS:
+            self.mem.flush_tlb()
+
     def flush_translation_caches(self):
-        self.mem.flush_tlb()
+        self.mem.flush_tlb()             # also forgets the MMU's remembered walks
         for fn in self.on_flush:
             fn()
 
@@ -101,7 +108,7 @@ class Hart:
         st = self.state
         priv, ms = st.priv, st.mstatus
         if kind == "mret" and priv < PRV_M or kind == "sret" and (priv < PRV_S or priv == PRV_S and ms & MSTATUS_TSR) \
-                or kind == "wfi" and priv < PRV_M and ms & MSTATUS_TW \
+                or kind == "wfi" and (priv == PRV_U or priv == PRV_S and ms & MSTATUS_TW) \
                 or kind == "sfence.vma" and (priv < PRV_S or priv == PRV_S and ms & MSTATUS_TVM):
             enter_trap(self, ILLEGAL_INSN, raw or self._raw_at(pc), pc)
             return None

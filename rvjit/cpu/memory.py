@@ -25,8 +25,8 @@ class MemoryPort:
 
     # --- translation ---------------------------------------------------------------------------
     def translate(self, vaddr: int, access: int) -> int:
-        """Virtual to physical. Raises GuestTrap on a page fault. (MMU modes come with satp.)"""
-        return self.hart.mmu.translate(vaddr, access) if self.hart.mmu else vaddr
+        """Virtual to physical (rvjit.cpu.mmu). Raises GuestTrap on a page or access fault."""
+        return self.hart.mmu.translate(vaddr, access)
 
     # --- loads and stores ----------------------------------------------------------------------
     def load(self, vaddr: int, size: int, access: int = ACCESS_LOAD) -> int:
@@ -36,7 +36,7 @@ class MemoryPort:
         if self.ram.contains(paddr, size):
             self._fill_tlb(vaddr, paddr, access)
             return self.ram.load(paddr, size)
-        dev, offset = self._device(paddr, size, access == ACCESS_AMO)
+        dev, offset = self._device(vaddr, paddr, size, access == ACCESS_AMO)
         return dev.read(offset, size)
 
     def store(self, vaddr: int, value: int, size: int, access: int = ACCESS_STORE):
@@ -56,7 +56,7 @@ class MemoryPort:
                 handler(paddr, size, value)
             self._fill_tlb(vaddr, paddr, ACCESS_STORE)
             return
-        dev, offset = self._device(paddr, size, True)
+        dev, offset = self._device(vaddr, paddr, size, True)
         dev.write(offset, size, value & ((1 << (8 * size)) - 1))
 
     def fetch(self, vaddr: int, n: int) -> bytes | None:
@@ -73,16 +73,24 @@ class MemoryPort:
         return None
 
     def fetch_paddr(self, vaddr: int) -> int:
-        """Physical address of an instruction fetch; raises the fetch fault."""
+        """Physical address of an instruction fetch; raises the fetch fault.
+
+        A 4-byte instruction in the last halfword of a page also needs the next page: its fault
+        is raised here with tval = the address of that second half (spec 3.1.16), as the
+        translator would otherwise lift nothing at this pc."""
         paddr = self.translate(vaddr, -1)
         if not (self.ram.contains(paddr, 2) or self.fetch(vaddr, 2) is not None):
             raise GuestTrap(INSN_ACCESS, vaddr)
+        if vaddr & (PAGE - 1) == PAGE - 2 and self.fetch(vaddr, 2)[0] & 3 == 3:
+            second = self.translate(vaddr + 2, -1)
+            if not (self.ram.contains(second, 2) or self.fetch(vaddr + 2, 2) is not None):
+                raise GuestTrap(INSN_ACCESS, vaddr + 2)
         return paddr
 
-    def _device(self, paddr, size, is_store):
+    def _device(self, vaddr, paddr, size, is_store):
         found = self.bus.find(paddr, size)
-        if found is None:
-            raise GuestTrap(STORE_ACCESS if is_store else LOAD_ACCESS, paddr)
+        if found is None:                   # tval is the virtual address, as for page faults
+            raise GuestTrap(STORE_ACCESS if is_store else LOAD_ACCESS, vaddr)
         return found
 
     # --- the software TLB shared with generated code -------------------------------------------
@@ -99,6 +107,7 @@ class MemoryPort:
 
     def flush_tlb(self):
         self._tlb_words()[:, :2] = NO_TAG      # tag_read, tag_write of every entry
+        self.hart.mmu.flush()                  # and the walks the MMU remembers
 
     def _tlb_words(self):
         # A numpy view of the TLB inside the hart state: flushing is a single fill.

@@ -54,6 +54,7 @@ class HartState(ctypes.Structure):
         ("fp_table", ptr),          # array of FP primitive functions, in rvjit.fp.PRIMITIVES order
         ("jcache", ptr),            # JcacheEntry[1 << JCACHE_BITS]
         ("counters", ptr),          # u64 execution counters of first-tier blocks
+        ("mem_table", ptr),         # runtime memory access functions used by first-tier code
         ("tlb", TlbEntry * TLB_ENTRIES),
     ]
 

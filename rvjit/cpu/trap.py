@@ -45,7 +45,7 @@ def enter_trap(hart, cause: int, tval: int, pc: int, interrupt: bool = False):
     priv = st.priv
     deleg = csr.mideleg if interrupt else csr.medeleg
     code = cause | (INTERRUPT_BIT if interrupt else 0)
-    ms = st.mstatus
+    ms = old_ms = st.mstatus
     if priv <= PRV_S and (deleg >> cause) & 1:
         csr.scause, csr.sepc, csr.stval = code, pc, tval
         ms = _set_bit(ms, MSTATUS_SPIE, ms & MSTATUS_SIE)
@@ -62,12 +62,13 @@ def enter_trap(hart, cause: int, tval: int, pc: int, interrupt: bool = False):
     base = tvec & ~3
     st.pc = base + 4 * cause if (interrupt and tvec & 3 == 1) else base
     hart.set_priv(new_priv)
+    hart.mstatus_changed(old_ms)      # MPP may change what MPRV loads see without a mode change
     st.resv = NO_TAG
 
 
 def do_mret(hart):
     st = hart.state
-    ms = st.mstatus
+    ms = old_ms = st.mstatus
     mpp = (ms >> MSTATUS_MPP_SHIFT) & 3
     ms = _set_bit(ms, MSTATUS_MIE, ms & MSTATUS_MPIE)
     ms |= MSTATUS_MPIE
@@ -77,11 +78,12 @@ def do_mret(hart):
     st.mstatus = ms
     st.pc = hart.csr.mepc
     hart.set_priv(mpp)
+    hart.mstatus_changed(old_ms)
 
 
 def do_sret(hart):
     st = hart.state
-    ms = st.mstatus
+    ms = old_ms = st.mstatus
     spp = PRV_S if ms & MSTATUS_SPP else PRV_U
     ms = _set_bit(ms, MSTATUS_SIE, ms & MSTATUS_SPIE)
     ms |= MSTATUS_SPIE
@@ -90,6 +92,7 @@ def do_sret(hart):
     st.mstatus = ms
     st.pc = hart.csr.sepc
     hart.set_priv(spp)
+    hart.mstatus_changed(old_ms)
 
 
 def pending_interrupt(hart):

@@ -1,0 +1,146 @@
+"""Virtual memory: satp and the Sv39/Sv48/Sv57 page-table walk (privileged spec 1.12, 4.3-4.5).
+
+The walk is the architectural one (spec 4.3.2) with hardware A/D updates, like QEMU: the accessed
+bit is set on any access and the dirty bit on stores, written back to the PTE in RAM. Successful
+translations are remembered per (virtual page, access class) until the hart's translation caches
+are flushed (satp write, sfence.vma, privilege or mstatus MPRV/MPP/SUM/MXR changes), which is what a
+hardware TLB may do too: PTE changes only take effect after sfence.vma.
+
+satp.ASID is implemented with ASIDLEN = 16 (as QEMU); any satp write flushes everything, so ASIDs
+never select translations here, they only read back.
+"""
+from .state import ACCESS_STORE, ACCESS_AMO
+from .trap import (GuestTrap, PRV_M, PRV_S, PRV_U, MSTATUS_MPRV, MSTATUS_MPP, MSTATUS_MPP_SHIFT,
+                   INSN_ACCESS, LOAD_ACCESS, STORE_ACCESS,
+                   INSN_PAGE_FAULT, LOAD_PAGE_FAULT, STORE_PAGE_FAULT)
+
+ACCESS_FETCH = -1
+MSTATUS_SUM = 1 << 18
+MSTATUS_MXR = 1 << 19
+
+SATP_MODE_SHIFT = 60
+SATP_ASID_SHIFT = 44
+SATP_ASID_MASK = 0xFFFF << SATP_ASID_SHIFT
+SATP_PPN_MASK = (1 << 44) - 1
+MODE_BARE = 0
+LEVELS = {8: 3, 9: 4, 10: 5}          # satp.MODE -> page-table levels (Sv39, Sv48, Sv57)
+
+PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D = (1 << i for i in range(8))
+PTE_PPN_SHIFT = 10
+PTE_PPN_MASK = (1 << 44) - 1
+PTE_HIGH_BITS = ((1 << 10) - 1) << 54  # reserved, PBMT, N: none of Svnapot/Svpbmt is implemented
+
+PAGE_SHIFT = 12
+PAGE_MASK = (1 << PAGE_SHIFT) - 1
+VPN_BITS = 9
+CACHE_LIMIT = 8192                    # remembered translations before starting afresh
+
+# What an access needs from a leaf PTE: execute, read (loads, LR) or write (stores, AMOs, SC)
+_FETCH, _READ, _WRITE = 0, 1, 2
+
+
+def _access_class(access: int) -> int:
+    if access == ACCESS_FETCH:
+        return _FETCH
+    return _WRITE if access in (ACCESS_STORE, ACCESS_AMO) else _READ    # LR reads
+
+
+_PAGE_FAULT = {_FETCH: INSN_PAGE_FAULT, _READ: LOAD_PAGE_FAULT, _WRITE: STORE_PAGE_FAULT}
+_ACCESS_FAULT = {_FETCH: INSN_ACCESS, _READ: LOAD_ACCESS, _WRITE: STORE_ACCESS}
+
+
+class Mmu:
+    def __init__(self, hart, ram):
+        self.hart = hart
+        self.ram = ram
+        self.cache: dict[tuple[int, int], int] = {}    # (vpn, class) -> physical page base
+
+    # --- satp ------------------------------------------------------------------------------------
+    def write_satp(self, value: int):
+        """WARL: an unsupported MODE makes the whole write have no effect (spec 4.1.11)."""
+        mode = value >> SATP_MODE_SHIFT
+        if mode != MODE_BARE and mode not in LEVELS:
+            return
+        self.hart.csr.satp = value & ((0xF << SATP_MODE_SHIFT) | SATP_ASID_MASK | SATP_PPN_MASK)
+        self.flush()
+
+    def flush(self):
+        self.cache.clear()
+
+    # --- translation -----------------------------------------------------------------------------
+    def effective_priv(self, access: int) -> int:
+        st = self.hart.state
+        if access != ACCESS_FETCH and st.priv == PRV_M and st.mstatus & MSTATUS_MPRV:
+            return (st.mstatus & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT
+        return st.priv
+
+    def translate(self, vaddr: int, access: int) -> int:
+        """Physical address of vaddr for `access` (an ACCESS_* kind or -1 for fetch)."""
+        satp = self.hart.csr.satp
+        mode = satp >> SATP_MODE_SHIFT
+        if mode == MODE_BARE:
+            return vaddr
+        priv = self.effective_priv(access)
+        if priv == PRV_M:
+            return vaddr
+        cls = _access_class(access)
+        vpn = vaddr >> PAGE_SHIFT
+        base = self.cache.get((vpn, cls))
+        if base is not None:
+            return base | (vaddr & PAGE_MASK)
+        paddr = self._walk(vaddr, cls, priv, satp, LEVELS[mode])
+        if len(self.cache) >= CACHE_LIMIT:
+            self.cache.clear()
+        self.cache[(vpn, cls)] = paddr & ~PAGE_MASK
+        return paddr
+
+    def _walk(self, vaddr, cls, priv, satp, levels):
+        page_fault = GuestTrap(_PAGE_FAULT[cls], vaddr)
+        va_bits = PAGE_SHIFT + VPN_BITS * levels
+        top = vaddr >> (va_bits - 1)                # bits 63..va_bits-1 must be all equal
+        if top != 0 and top != (1 << (65 - va_bits)) - 1:
+            raise page_fault
+        table = (satp & SATP_PPN_MASK) << PAGE_SHIFT
+        ram = self.ram
+        for level in range(levels - 1, -1, -1):
+            index = (vaddr >> (PAGE_SHIFT + VPN_BITS * level)) & ((1 << VPN_BITS) - 1)
+            pte_addr = table + 8 * index
+            if not ram.contains(pte_addr, 8):       # the walk itself touched non-memory
+                raise GuestTrap(_ACCESS_FAULT[cls], vaddr)
+            pte = ram.load(pte_addr, 8)
+            if not pte & PTE_V or (pte & (PTE_R | PTE_W)) == PTE_W or pte & PTE_HIGH_BITS:
+                raise page_fault
+            ppn = (pte >> PTE_PPN_SHIFT) & PTE_PPN_MASK
+            if pte & (PTE_R | PTE_X):
+                break                               # a leaf
+            table = ppn << PAGE_SHIFT
+        else:
+            raise page_fault                        # no leaf at the last level
+        self._check_leaf(pte, cls, priv, page_fault)
+        low_ppn_bits = VPN_BITS * level
+        if ppn & ((1 << low_ppn_bits) - 1):         # misaligned superpage
+            raise page_fault
+        wanted = PTE_A | (PTE_D if cls == _WRITE else 0)
+        if pte & wanted != wanted:                  # hardware A/D update, like QEMU
+            ram.store(pte_addr, pte | wanted, 8)
+        page_offset_bits = PAGE_SHIFT + low_ppn_bits
+        return (ppn << PAGE_SHIFT) | (vaddr & ((1 << page_offset_bits) - 1))
+
+    def _check_leaf(self, pte, cls, priv, page_fault):
+        if priv == PRV_U:
+            if not pte & PTE_U:
+                raise page_fault
+        elif pte & PTE_U:                           # S-mode and a user page
+            if cls == _FETCH or not self.hart.state.mstatus & MSTATUS_SUM:
+                raise page_fault
+        if cls == _FETCH:
+            ok = pte & PTE_X
+        elif cls == _WRITE:
+            ok = pte & PTE_W
+        else:
+            ok = pte & PTE_R or (pte & PTE_X and self.hart.state.mstatus & MSTATUS_MXR)
+        if not ok:
+            raise page_fault
+
+
+assert PRV_S == 1 and PRV_U == 0
