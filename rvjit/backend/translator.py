@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..cpu.state import JCACHE_BITS
+from ..cpu.trap import GuestTrap
 from ..frontend.lift import lift_block
 from .engine import BLOCK_FN, Engine
 from .fptable import fp_table
@@ -21,7 +22,7 @@ MAX_COUNTERS = 1 << 20
 # A first-tier block is recompiled with optimisation after this many runs. Optimised compiling
 # costs ~6 ms a block and saves a few ns a run, so only blocks that keep running pay it back.
 HOT_THRESHOLD = 50_000
-BATCH_BLOCKS = 8            # blocks compiled together when one is missing
+BATCH_BLOCKS = 16           # blocks compiled together when one is missing
 
 
 def static_successors(block):
@@ -33,9 +34,14 @@ def static_successors(block):
         return [last.attrs["fall"], last.attrs["target"]]
     if last.name == "goto":
         return [last.attrs["target"]]
-    if last.name == "jump" and last.args[0].const is not None:
-        return [last.args[0].const]
-    return []
+    succ = []
+    if last.name == "jump":
+        if last.args[0].const is not None:
+            succ.append(last.args[0].const)
+        # a call (jal/jalr writing the link register) usually comes back to the next instruction
+        if any(op.name == "setx" and op.attrs["reg"] in (1, 5) for op in block.ops[-3:]):
+            succ.append(block.insns[-1].next_pc)
+    return succ
 
 
 @dataclass
@@ -111,18 +117,22 @@ class Translator:
         same page (one LLVM module for all: compiling in batches is much cheaper per block)."""
         s = self.stats.seconds
         t0 = time.perf_counter()
-        fetch = self.hart.mem.fetch
-        page = pc & ~((1 << PAGE_SHIFT) - 1)
-        todo, seen, lifted = [pc], {pc}, []
+        mem = self.hart.mem
+        todo, seen, lifted = [(pc, paddr)], {pc}, []
         while todo and len(lifted) < BATCH_BLOCKS:
-            start = todo.pop(0)
-            block = lift_block(fetch, start)
-            lifted.append((start, paddr + (start - pc), block))
+            start, start_paddr = todo.pop(0)
+            block = lift_block(mem.fetch, start)
+            lifted.append((start, start_paddr, block))
             for target in static_successors(block):
-                if target & ~((1 << PAGE_SHIFT) - 1) == page and target not in seen \
-                        and (target, paddr + (target - pc)) not in self.blocks:
-                    seen.add(target)
-                    todo.append(target)
+                if target in seen:
+                    continue
+                seen.add(target)
+                try:
+                    target_paddr = mem.fetch_paddr(target)
+                except GuestTrap:
+                    continue
+                if (target, target_paddr) not in self.blocks:
+                    todo.append((target, target_paddr))
         if not self.hart.state.fp_table and any(op.name == "fp" for _, _, b in lifted for op in b.ops):
             self.hart.state.fp_table = fp_table(self.hot_engine or self.engine)
         t1 = time.perf_counter()

@@ -24,8 +24,25 @@ def decode_fields(defn, word: int) -> dict:
     return {name: FIELD_EXTRACTORS[key](word) for name, key in FORMATS[defn.fmt]}
 
 
+_memo: dict[int, tuple] = {}
+
+
 def decode(raw: int, pc: int) -> Insn | None:
     """Decode the instruction whose low bits are `raw` (32 bits available). None if illegal."""
+    key = raw if raw & 3 == 3 else raw & 0xFFFF
+    hit = _memo.get(key)
+    if hit is None:
+        insn = _decode(raw, pc)
+        if len(_memo) < 1 << 18:
+            _memo[key] = (insn.defn, insn.raw, insn.length, insn.fields, insn.cdef) if insn else False
+        return insn
+    if hit is False:
+        return None
+    defn, raw_bits, length, fields, cdef = hit
+    return Insn(defn, raw_bits, pc, length, fields, cdef)
+
+
+def _decode(raw: int, pc: int) -> Insn | None:
     if raw & 3 != 3:
         half = raw & 0xFFFF
         for d in _TABLE16.get(_op16(half), ()):
