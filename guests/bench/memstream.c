@@ -16,10 +16,18 @@
  */
 #include "bench.h"
 
+#ifndef CHASE_N
 #define CHASE_N (1u << 20)
+#endif
+#ifndef LAPS
 #define LAPS 100
+#endif
+#ifndef STREAM_N
 #define STREAM_N (256u * 1024)
+#endif
+#ifndef PASSES
 #define PASSES 110
+#endif
 
 static uint32_t next[CHASE_N];
 static uint64_t a[STREAM_N], b[STREAM_N], c[STREAM_N];
@@ -101,7 +109,7 @@ int main(void)
     int bad = chase(seed);
     bad += stream(seed);
     uint64_t sig = 0;
-    for (uint64_t i = 0; i < STREAM_N; i += 4096)
+    for (uint64_t i = 0; i < STREAM_N && i < CHASE_N; i += 4096)
         sig = sig * 31 + a[i] + next[i];
     return bench_finish("memstream", bad, sig);
 }

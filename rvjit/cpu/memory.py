@@ -6,6 +6,8 @@ or the HTIF mailbox). The reference interpreter uses this path for every access.
 """
 import ctypes
 
+import numpy as np
+
 from .state import NO_TAG, TLB_ENTRIES, ACCESS_STORE, ACCESS_AMO, ACCESS_LOAD
 from .trap import GuestTrap, LOAD_ACCESS, STORE_ACCESS, INSN_ACCESS
 
@@ -21,6 +23,9 @@ class MemoryPort:
         self.ram = bus.ram
         self.watched: dict[int, object] = {}       # physical page -> handler(paddr, size, value)
         self.code_pages: set[int] = set()          # physical pages with translated code
+        # Which 16-byte chunks of a code page hold translated instructions (bit i = chunk i):
+        # a store elsewhere in the page is plain data and needs no invalidation.
+        self.code_chunks: dict[int, int] = {}
         self.on_code_write = None                  # callback(page) invalidating translations
 
     # --- translation ---------------------------------------------------------------------------
@@ -48,7 +53,11 @@ class MemoryPort:
         if self.ram.contains(paddr, size):
             page = paddr >> PAGE_SHIFT
             if page in self.code_pages:
+                if not self._touches_code(paddr, size):
+                    self.ram.store(paddr, value, size)   # data next to code: page stays protected
+                    return
                 self.code_pages.discard(page)
+                self.code_chunks.pop(page, None)
                 self.on_code_write(page)             # drops translations, asks to leave the block
             self.ram.store(paddr, value, size)
             handler = self.watched.get(page)
@@ -58,6 +67,26 @@ class MemoryPort:
             return
         dev, offset = self._device(vaddr, paddr, size, True)
         dev.write(offset, size, value & ((1 << (8 * size)) - 1))
+
+    def mark_code(self, paddr: int, length: int):
+        """Translated code now covers [paddr, paddr+length): watch stores to it."""
+        end = paddr + length
+        while paddr < end:
+            page = paddr >> PAGE_SHIFT
+            stop = min(end, (page + 1) << PAGE_SHIFT)
+            first, last = (paddr & (PAGE - 1)) >> 4, ((stop - 1) & (PAGE - 1)) >> 4
+            self.code_chunks[page] = self.code_chunks.get(page, 0) | (((1 << (last - first + 1)) - 1) << first)
+            if page not in self.code_pages and self.ram.contains(page << PAGE_SHIFT):
+                self.code_pages.add(page)
+                self.protect_page(page)
+            paddr = stop
+
+    def _touches_code(self, paddr: int, size: int) -> bool:
+        chunks = self.code_chunks.get(paddr >> PAGE_SHIFT)
+        if chunks is None:
+            return True                      # no finer record: treat the whole page as code
+        first, last = (paddr & (PAGE - 1)) >> 4, ((paddr + size - 1) & (PAGE - 1)) >> 4
+        return bool(chunks >> first & ((1 << (last - first + 1)) - 1))
 
     def fetch(self, vaddr: int, n: int) -> bytes | None:
         """Instruction bytes for the translator; None when the fetch would fault."""
@@ -112,7 +141,6 @@ class MemoryPort:
     def _tlb_words(self):
         # A numpy view of the TLB inside the hart state: flushing is a single fill.
         if getattr(self, "_tlb_view", None) is None:
-            import numpy as np
             tlb = self.hart.state.tlb
             self._tlb_view = np.ctypeslib.as_array(
                 (ctypes.c_uint64 * (4 * TLB_ENTRIES)).from_address(ctypes.addressof(tlb))).reshape(TLB_ENTRIES, 4)
@@ -120,8 +148,10 @@ class MemoryPort:
 
     def protect_page(self, ppn: int):
         """Stop generated code from writing a physical page directly (it holds code now)."""
-        base = self.ram.base
-        for e in self.hart.state.tlb:
-            if e.tag_write != NO_TAG and (((e.tag_write << PAGE_SHIFT) + e.addend + base) & M64) >> PAGE_SHIFT == ppn:
-                e.tag_write = NO_TAG
+        words = self._tlb_words()
+        tag_write, addend = words[:, 1], words[:, 2]
+        with np.errstate(over="ignore"):
+            phys_page = ((tag_write << np.uint64(PAGE_SHIFT)) + addend + np.uint64(self.ram.base)) >> np.uint64(PAGE_SHIFT)
+        hit = (tag_write != np.uint64(NO_TAG)) & (phys_page == np.uint64(ppn))
+        tag_write[hit] = np.uint64(NO_TAG)
 
