@@ -1,0 +1,1 @@
+"""Linux guest images for rvjit, built from Debian packages (see README.md)."""
