@@ -42,12 +42,21 @@ def _cpus(isa: str, mmu_type: str, hart_count: int):
             "status": "okay",
             "compatible": "riscv",
             "riscv,isa": isa,
+            # The newer binding too, so kernels need not fall back to parsing the string.
+            "riscv,isa-base": isa.split("_")[0][:4] + "i",
+            "riscv,isa-extensions": isa_extensions(isa),
             "mmu-type": mmu_type,
         }, [intc]))
         intcs.append(intc)
         cores.append(Node(f"core{hart}", {"cpu": ref(cpu)}))
     cpus.add(Node("cpu-map", {}, [Node("cluster0", {}, cores)]))
     return cpus, intcs
+
+
+def isa_extensions(isa: str) -> list[str]:
+    """"rv64imafdc_zicsr_zba" -> ["i", "m", "a", "f", "d", "c", "zicsr", "zba"]."""
+    base, *multi = isa.lower().split("_")
+    return list(base[4:]) + multi
 
 
 def _soc(intcs, virtio_count: int, rtc: bool):
