@@ -69,4 +69,5 @@ class Engine:
         return self.tm.emit_assembly(mod)
 
 
-BLOCK_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+# A block is entered as fn(state, data): see llvmgen (data: threaded records, or unused).
+BLOCK_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)

@@ -1,11 +1,11 @@
-"""Lowering: one block of rvjit IR -> the text of an LLVM function `void @name(ptr %s)`.
+"""Lowering: one block of rvjit IR -> the text of an LLVM function `void @name(ptr %s, ptr %data)`.
 
 Guest registers are loaded from the hart state on first use and kept in SSA values; they are
 written back at every exit. Memory accesses look up the software TLB inline and call the Python
 slow path only on a miss. A block ends by chaining straight to the next block through the native
 jump cache (a `musttail` call), or by returning to the Python run loop with a reason.
 """
-from ..cpu.state import (OFFSETS, TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_FIELD, JCACHE_BITS, EXIT_BUDGET,
+from ..cpu.state import (OFFSETS, TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_FIELD, JCACHE_BITS, JCACHE_WORDS, EXIT_BUDGET,
                          EXIT_MISS, EXIT_TRAP, EXIT_SYS, ACCESS_KINDS, CSR_OPS, CSR_READ, CSR_WRITE,
                          SYS_KINDS)
 from ..fp import PRIMITIVES
@@ -29,12 +29,15 @@ def c64(v: int) -> str:
 
 
 class FunctionWriter:
-    def __init__(self, name: str, block, counter_index: int | None = None, compact: bool = False):
+    def __init__(self, name: str, block, counter_index: int | None = None, compact: bool = False,
+                 inline_memory: bool | None = None):
         self.name = name
         self.counter_index = counter_index
         # Compact (first-tier) code is small to compile: guest registers are written through to
-        # the hart state at once, and memory accesses call shared runtime functions.
+        # the hart state at once, and memory accesses call shared runtime functions (unless
+        # inline_memory: threaded-code handlers are compiled once, so size does not matter).
         self.compact = compact
+        self.memory_calls = compact if inline_memory is None else not inline_memory
         self.ops = block.ops
         self.insns = block.insns
         self.lines: list[str] = []
@@ -125,16 +128,18 @@ class FunctionWriter:
         self.emit(f"{idx} = lshr i64 {next_pc}, 1")
         idx2 = self.t()
         self.emit(f"{idx2} = and i64 {idx}, {(1 << JCACHE_BITS) - 1}")
-        self.emit(f"{ep} = getelementptr [2 x i64], ptr {jc}, i64 {idx2}")
+        self.emit(f"{ep} = getelementptr [{JCACHE_WORDS} x i64], ptr {jc}, i64 {idx2}")
         self.emit(f"{tag} = load i64, ptr {ep}")
         self.emit(f"{hit} = icmp eq i64 {tag}, {next_pc}")
         go, miss = self.label("go"), self.label("miss")
         self.emit(f"br i1 {hit}, label %{go}, label %{miss}, !prof !1")
         self.start(go)
-        fp, fn = self.t(), self.t()
+        fp, fn, dp, data = self.t(), self.t(), self.t(), self.t()
         self.emit(f"{fp} = getelementptr i8, ptr {ep}, i64 8")
         self.emit(f"{fn} = load ptr, ptr {fp}")
-        self.emit(f"musttail call void {fn}(ptr %s)")
+        self.emit(f"{dp} = getelementptr i8, ptr {ep}, i64 16")
+        self.emit(f"{data} = load ptr, ptr {dp}")
+        self.emit(f"musttail call void {fn}(ptr %s, ptr {data})")
         self.emit("ret void")
         self.start(miss)
         self.store_field(OFFSETS["exit_reason"], str(EXIT_MISS), "i32")
@@ -194,7 +199,7 @@ class FunctionWriter:
         size = op.attrs["size"]
         is_store = op.name == "store"
         kind = ACCESS_KINDS["store" if is_store else op.attrs["kind"]]
-        if self.compact:
+        if self.memory_calls:
             signed = not is_store and op.attrs["signed"]
             return self.call_mem_runtime(idx, mem_variant(size, kind, signed), addr, value)
         tag_field = "tag_write" if is_store or kind == ACCESS_KINDS["amo"] else "tag_read"
@@ -424,7 +429,10 @@ class FunctionWriter:
             if op.result is not None:
                 self.values[op.result.vid] = r
         body = "\n".join(self.lines)
-        return (f"define void @{self.name}(ptr noalias %s) nounwind {{\nentry:\n{body}\n}}\n")
+        # Every block function takes (state, data): threaded blocks share one executor function
+        # and differ in their data (the records); compiled blocks ignore it. One signature lets
+        # any block `musttail` into any other through the jump cache.
+        return (f"define void @{self.name}(ptr noalias %s, ptr %data) nounwind {{\nentry:\n{body}\n}}\n")
 
     def stop_flags_checkpoint(self, finished_index: int):
         """At the end of an instruction: leave if one of its helpers asked to stop."""

@@ -45,7 +45,7 @@ def run_native(machine, translator, max_insns: int | None = None) -> RunStats:
         st.budget = budget
         hart.slice_budget = budget
         st.exit_reason = 0
-        block.fn(state_ptr)
+        block.fn(state_ptr, block.data)
         stats.native_entries += 1
         hart.retired_base += hart.slice_budget - st.budget
         hart.slice_budget = st.budget

@@ -10,19 +10,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..cpu.state import JCACHE_BITS
+from ..cpu.state import JCACHE_BITS, JCACHE_WORDS
 from ..cpu.trap import GuestTrap
 from ..frontend.lift import lift_block
 from .engine import BLOCK_FN, Engine
 from .fptable import fp_table
 from .llvmgen import blocks_module, first_tier_module, memory_runtime_module
+from . import threaded
 
 PAGE_SHIFT = 12
+PAGE = 1 << PAGE_SHIFT
 MAX_COUNTERS = 1 << 20
 # A first-tier block is recompiled with optimisation after this many runs. Optimised compiling
 # costs ~6 ms a block and saves a few ns a run, so only blocks that keep running pay it back.
 HOT_THRESHOLD = 50_000
 BATCH_BLOCKS = 16           # blocks compiled together when one is missing
+PROMOTE_INTERVAL = 0.002    # seconds between scans of the run counters for hot blocks
 
 
 def static_successors(block):
@@ -48,16 +51,19 @@ def static_successors(block):
 class Translation:
     pc: int
     paddr: int
-    block: object                 # the Builder with the block's instructions and IR
+    block: object                 # the Builder with the block's IR (threaded: made when promoted)
     name: str
     ir_text: str
     address: int
-    fn: object                    # ctypes callable entering the block
+    fn: object                    # ctypes callable entering the block: fn(state, data)
     pages: tuple = ()
     tier: int = 0
     counter: int | None = None
     compile_seconds: float = 0.0
     stage_seconds: dict = field(default_factory=dict)
+    data: int = 0                 # threaded block: address of its header and records
+    records: object = None        # ... and the numpy array holding them (kept alive here)
+    insns: list = field(default_factory=list)   # the decoded instructions
 
 
 class TranslatorStats:
@@ -66,17 +72,26 @@ class TranslatorStats:
         self.guest_insns_translated = 0
         self.invalidations = 0
         self.promoted = 0
-        self.seconds = {"decode+lift": 0.0, "llvm-ir": 0.0, "llvm-compile": 0.0, "optimising hot": 0.0}
+        self.threaded_blocks = 0
+        self.seconds = {"decode+lift": 0.0, "threading": 0.0, "handler-compile": 0.0, "llvm-ir": 0.0,
+                        "llvm-compile": 0.0, "optimising hot": 0.0, "fp runtime": 0.0}
 
 
 class Translator:
-    def __init__(self, hart, opt_level: int = 2, tiered: bool = True):
+    def __init__(self, hart, opt_level: int = 2, tiered: bool = True, first_tier: str = "threaded"):
+        if first_tier not in ("threaded", "compiled"):
+            raise ValueError(f"first_tier must be 'threaded' or 'compiled', not {first_tier!r}")
         self.hart = hart
+        # First tier: threaded code (no compiling per block) or compact compiled code.
+        self.library = threaded.library() if tiered and first_tier == "threaded" else None
+        self._executor_fn = BLOCK_FN(self.library.executor) if self.library else None
         # Tier 0: cheap unoptimised code for everything; tier 1: optimised code for hot blocks.
         self.engine = Engine(0 if tiered else opt_level)
         self.hot_engine = Engine(opt_level) if tiered else None
-        self.counters = np.zeros(MAX_COUNTERS, dtype=np.uint64)
+        # one spare counter at the end: threaded blocks without a counter of their own count there
+        self.counters = np.zeros(MAX_COUNTERS + 1, dtype=np.uint64)
         self.counter_owner: list[Translation] = []
+        self._next_promote_scan = 0.0
         hart.state.counters = self.counters.ctypes.data
         ir_text, names = memory_runtime_module()
         runtime = (self.hot_engine or self.engine).compile(ir_text, names)
@@ -84,7 +99,10 @@ class Translator:
         hart.state.mem_table = ctypes.addressof(self.mem_table)
         self.blocks: dict[tuple[int, int], Translation] = {}
         self.by_page: dict[int, list[tuple[int, int]]] = {}
-        self.jcache = np.zeros((1 << JCACHE_BITS, 2), dtype=np.uint64)
+        self.jcache = np.zeros((1 << JCACHE_BITS, JCACHE_WORDS), dtype=np.uint64)
+        # Records of dropped threaded blocks: native code may still be running one (a store that
+        # invalidates its own block), so they are freed only back in the run loop (lookup).
+        self._dropped_records: list = []
         self.jcache[:, 0] = 1                       # odd pc: never matches a real guest pc
         hart.state.jcache = self.jcache.ctypes.data
         hart.state.fp_table = 0          # compiled when the first FP instruction is translated
@@ -97,6 +115,7 @@ class Translator:
 
     def lookup(self, pc: int) -> Translation:
         """The translation for pc in the current mode; translates on a miss. Raises fetch faults."""
+        self._dropped_records.clear()
         paddr = self.hart.mem.fetch_paddr(pc)
         t = self.blocks.get((pc, paddr))
         if t is None:
@@ -108,6 +127,7 @@ class Translator:
         slot = (t.pc >> 1) & ((1 << JCACHE_BITS) - 1)
         self.jcache[slot, 0] = t.pc
         self.jcache[slot, 1] = t.address
+        self.jcache[slot, 2] = t.data
 
     def lift(self, pc: int):
         return lift_block(self.hart.mem.fetch, pc)
@@ -115,15 +135,41 @@ class Translator:
     def translate(self, pc: int, paddr: int) -> Translation:
         """Translate the block at pc, and with it the not-yet-translated blocks it leads to on the
         same page (one LLVM module for all: compiling in batches is much cheaper per block)."""
-        s = self.stats.seconds
         t0 = time.perf_counter()
+        found = self._discover(pc, paddr)
+        uses_fp = any(op.name == "fp" for *_, block in found if block is not None for op in block.ops) \
+            or any(k in self.library.uses_fp for _, _, scanned, _ in found if scanned for k in scanned.keys)
+        t1 = time.perf_counter()
+        self.stats.seconds["decode+lift"] += t1 - t0
+        if uses_fp and not self.hart.state.fp_table:      # once: the FP runtime (about a second)
+            self.hart.state.fp_table = fp_table(self.hot_engine or self.engine)
+            self.stats.seconds["fp runtime"] += time.perf_counter() - t1
+        done = self._translate_threaded([f for f in found if f[2] is not None])
+        rest = [(start, bpaddr, block) for start, bpaddr, scanned, block in found if scanned is None]
+        if rest:
+            done.update(self._translate_compiled(rest))
+        for start, *_ in found:
+            if start != pc:
+                self._install(done[start])
+        return done[pc]
+
+    def _discover(self, pc: int, paddr: int) -> list:
+        """The block at pc and blocks it statically leads to: [(pc, paddr, scanned, block)].
+        Threaded blocks are only decoded (scanned); the others are lifted to IR (block)."""
         mem = self.hart.mem
-        todo, seen, lifted = [(pc, paddr)], {pc}, []
-        while todo and len(lifted) < BATCH_BLOCKS:
+        fetch = threaded.PageFetch(mem)
+        todo, seen, found = [(pc, paddr)], {pc}, []
+        while todo and len(found) < BATCH_BLOCKS:
             start, start_paddr = todo.pop(0)
-            block = lift_block(mem.fetch, start)
-            lifted.append((start, start_paddr, block))
-            for target in static_successors(block):
+            scanned = threaded.scan_block(self.library, fetch, start) if self.library else None
+            if scanned is not None:
+                block = None
+                successors = threaded.static_targets(self.library, scanned.keys[-1], scanned.insns[-1])
+            else:
+                block = lift_block(fetch, start)
+                successors = static_successors(block)
+            found.append((start, start_paddr, scanned, block))
+            for target in successors:
                 if target in seen:
                     continue
                 seen.add(target)
@@ -133,55 +179,103 @@ class Translator:
                     continue
                 if (target, target_paddr) not in self.blocks:
                     todo.append((target, target_paddr))
-        if not self.hart.state.fp_table and any(op.name == "fp" for _, _, b in lifted for op in b.ops):
-            self.hart.state.fp_table = fp_table(self.hot_engine or self.engine)
+        return found
+
+    def _next_counter(self, pending: int = 0) -> int | None:
+        if self.hot_engine is not None and len(self.counter_owner) + pending < MAX_COUNTERS:
+            return len(self.counter_owner) + pending
+        return None
+
+    def _translate_threaded(self, found) -> dict:
+        """Threaded translations of scanned blocks: records naming compiled handlers."""
+        if not found:
+            return {}
+        s = self.stats.seconds
+        lib = self.library
+        t0 = time.perf_counter()
+        lib.compile_pending()           # handlers seen for the first time, in one module
+        t1 = time.perf_counter()
+        done = {}
+        for start, bpaddr, scanned, _ in found:
+            counter = self._next_counter()
+            records = threaded.build_records(lib, scanned.insns, scanned.keys,
+                                             MAX_COUNTERS if counter is None else counter)
+            t = self._add(start, bpaddr, scanned.insns, None, f"threaded_{start:x}", lib.executor, counter,
+                          fn=self._executor_fn)
+            t.records, t.data = records, records.ctypes.data
+            done[start] = t
+        t2 = time.perf_counter()
+        s["threading"] += t2 - t1
+        s["handler-compile"] += t1 - t0
+        self.stats.threaded_blocks += len(done)
+        for t in done.values():
+            t.compile_seconds = (t2 - t0) / len(done)
+        return done
+
+    def _translate_compiled(self, lifted) -> dict:
+        """Compact compiled code for the blocks, in one LLVM module."""
+        s = self.stats.seconds
         t1 = time.perf_counter()
         entries = []
         for start, bpaddr, block in lifted:
-            counter = None
-            if self.hot_engine is not None and len(self.counter_owner) + len(entries) < MAX_COUNTERS:
-                counter = len(self.counter_owner) + len(entries)
+            counter = self._next_counter(len(entries))
             entries.append((f"block_{start:x}_{self.stats.blocks + len(entries)}", block, counter))
         ir_text = first_tier_module(entries)
         t2 = time.perf_counter()
         cm = self.engine.compile(ir_text, [e[0] for e in entries])
         t3 = time.perf_counter()
-        s["decode+lift"] += t1 - t0
         s["llvm-ir"] += t2 - t1
         s["llvm-compile"] += t3 - t2
-        stage = {"decode+lift": t1 - t0, "llvm-ir": t2 - t1, "llvm-compile": t3 - t2}
-        result = None
+        stage = {"llvm-ir": t2 - t1, "llvm-compile": t3 - t2}
+        done = {}
         for (start, bpaddr, block), (name, _, counter) in zip(lifted, entries):
-            t = self._add(start, bpaddr, block, name, cm.addresses[name], counter, (t3 - t0) / len(lifted), stage)
-            if start != pc:
-                self._install(t)
-            result = result or t
-        return result
+            done[start] = self._add(start, bpaddr, block.insns, block, name, cm.addresses[name], counter,
+                                    (t3 - t1) / len(lifted), stage)
+        return done
 
-    def _add(self, pc, paddr, block, name, address, counter, seconds, stage) -> Translation:
-        last = block.insns[-1]
-        end_paddr = paddr + (last.pc + last.length - 1 - pc)
-        pages = tuple(sorted({paddr >> PAGE_SHIFT, end_paddr >> PAGE_SHIFT}))
-        t = Translation(pc, paddr, block, name, "", address, BLOCK_FN(address), pages, 0, counter, seconds, stage)
+    def _add(self, pc, paddr, insns, block, name, address, counter, seconds=0.0, stage=None,
+             fn=None) -> Translation:
+        ranges = self._code_ranges(pc, paddr, insns)
+        pages = tuple(sorted({p >> PAGE_SHIFT for p, _ in ranges}))
+        t = Translation(pc, paddr, block, name, "", address, fn or BLOCK_FN(address), pages, 0, counter,
+                        seconds, stage or {}, insns=insns)
         if counter is not None:
             self.counter_owner.append(t)
         key = (pc, paddr)
         self.blocks[key] = t
-        mem = self.hart.mem
         for page in pages:
             self.by_page.setdefault(page, []).append(key)
-            if mem.ram.contains(page << PAGE_SHIFT) and page not in mem.code_pages:
-                mem.code_pages.add(page)
-                mem.protect_page(page)
+        for start, length in ranges:        # stores there invalidate; stores next to it do not
+            self.hart.mem.mark_code(start, length)
         self.stats.blocks += 1
-        self.stats.guest_insns_translated += len(block.insns)
+        self.stats.guest_insns_translated += len(insns)
         return t
+
+    def _code_ranges(self, pc, paddr, insns) -> list[tuple[int, int]]:
+        """Physical (address, length) of a block's instructions: only its last instruction may
+        continue on the next virtual page, which need not be the next physical one."""
+        size = insns[-1].pc + insns[-1].length - pc
+        first = min(size, PAGE - (pc & (PAGE - 1)))
+        ranges = [(paddr, first)]
+        if size > first:
+            try:
+                ranges.append((self.hart.mem.translate(pc + first, -1), size - first))
+            except GuestTrap:           # cannot happen: the instruction was fetched
+                ranges.append((paddr + first, size - first))
+        return ranges
 
     def promote_hot(self, limit: int = 64) -> int:
         """Recompile the hottest first-tier blocks with optimisation, in one batch."""
         n = len(self.counter_owner)
         if self.hot_engine is None or n == 0:
             return 0
+        # The run loop asks after every trip into native code, which can be every few guest
+        # instructions (jump cache flushed by mode changes): scanning the counters is then a
+        # large share of the time, so look at most every PROMOTE_INTERVAL seconds.
+        now = time.perf_counter()
+        if now < self._next_promote_scan:
+            return 0
+        self._next_promote_scan = now + PROMOTE_INTERVAL
         hot = np.flatnonzero(self.counters[:n] >= HOT_THRESHOLD)
         if hot.size == 0:
             return 0
@@ -192,11 +286,15 @@ class Translator:
         if not chosen:
             return 0
         t0 = time.perf_counter()
+        for t in chosen:
+            if t.block is None:         # threaded: lifted to IR only now that it is worth it
+                t.block = threaded.lift_insns(t.insns)
         names = [f"{t.name}_hot" for t in chosen]
         cm = self.hot_engine.compile(blocks_module(list(zip(names, (t.block for t in chosen)))), names)
         for t, name in zip(chosen, names):
             t.tier, t.address = 1, cm.addresses[name]
             t.fn = BLOCK_FN(t.address)
+            t.data, t.records = 0, None     # the run loop is not inside any block: safe to free
             self.counters[t.counter] = 0
             self._install(t)
         self.stats.seconds["optimising hot"] += time.perf_counter() - t0
@@ -211,6 +309,8 @@ class Translator:
             t = self.blocks.pop(key, None)
             if t is not None:
                 self.stats.invalidations += 1
+                if t.records is not None:
+                    self._dropped_records.append(t.records)
                 for other in t.pages:
                     if other != page and key in self.by_page.get(other, ()):
                         self.by_page[other].remove(key)

@@ -36,6 +36,7 @@ class Hart:
         self.retired_base = 0            # instructions retired before the current native slice
         self.slice_budget = 0
         self.on_flush = []               # called when cached translations of addresses go stale
+        self.on_priv_change = []         # called with the new privilege level
         self.x = st.x
         self.f = st.f
         self._lifted = {}                # (pc, raw) -> lifted single instruction (interpreter)
@@ -63,7 +64,14 @@ class Hart:
     def set_priv(self, priv: int):
         if priv != self.state.priv:
             self.state.priv = priv
-            self.flush_translation_caches()
+            # The TLB caches permissions of one privilege level; the jump caches are kept per
+            # level (switching is cheap, refilling them through Python after a flush is not).
+            self.mem.flush_tlb()
+            if self.on_priv_change:
+                for fn in self.on_priv_change:
+                    fn(priv)
+            else:
+                self.flush_translation_caches()
 
     def write_satp(self, value: int):
         self.mmu.write_satp(value)       # WARL: an unsupported mode leaves satp as it was

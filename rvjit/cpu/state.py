@@ -5,8 +5,8 @@ it is given (`OFFSETS`), so compiled code holds no host addresses.
 """
 import ctypes
 
-TLB_ENTRIES = 256               # direct-mapped software TLB, indexed by virtual page number
-JCACHE_BITS = 16                # native jump cache: 64 Ki entries of (guest pc, host function)
+TLB_ENTRIES = 4096              # direct-mapped software TLB, indexed by virtual page number
+JCACHE_BITS = 16                # native jump cache: 64 Ki entries of (guest pc, host function, data)
 NO_TAG = (1 << 64) - 1          # TLB tag that never matches a page number
 
 
@@ -18,7 +18,12 @@ class TlbEntry(ctypes.Structure):
 
 
 class JcacheEntry(ctypes.Structure):
-    _fields_ = [("pc", ctypes.c_uint64), ("fn", ctypes.c_void_p)]
+    # fn(state, data) enters the block: data is the record array of a threaded block (fn is then
+    # the shared executor) and unused by compiled blocks.
+    _fields_ = [("pc", ctypes.c_uint64), ("fn", ctypes.c_void_p), ("data", ctypes.c_void_p)]
+
+
+JCACHE_WORDS = 3                # 64-bit words per JcacheEntry
 
 
 # Why a native run ended (state.exit_reason)
@@ -55,6 +60,8 @@ class HartState(ctypes.Structure):
         ("jcache", ptr),            # JcacheEntry[1 << JCACHE_BITS]
         ("counters", ptr),          # u64 execution counters of first-tier blocks
         ("mem_table", ptr),         # runtime memory access functions used by first-tier code
+        ("budget_entry", i64),      # budget when the running threaded block was entered (its
+                                    # handlers compute the exact budget from it for CSR helpers)
         ("tlb", TlbEntry * TLB_ENTRIES),
     ]
 

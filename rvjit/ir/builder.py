@@ -6,6 +6,11 @@ constants fold at once, so `addi rd, x0, 5` becomes a plain constant in the IR.
 """
 from .ops import EVAL, MASK64, Op, Value, TERMINATORS
 
+
+def is_symbolic(v) -> bool:
+    """A value known only at run time (e.g. an instruction field read from a threaded-code record)."""
+    return isinstance(v, Value) and v.const is None
+
 # Exception causes (privileged spec, mcause values)
 INSN_MISALIGNED, INSN_ACCESS, ILLEGAL, BREAKPOINT = 0, 1, 2, 3
 LOAD_MISALIGNED, LOAD_ACCESS, STORE_MISALIGNED, STORE_ACCESS = 4, 5, 6, 7
@@ -38,7 +43,7 @@ class Builder:
             return v
         return Value(self, const=int(v) & MASK64)
 
-    def emit(self, name, *args, **attrs) -> Value | None:
+    def emit(self, name, /, *args, **attrs) -> Value | None:
         op = Op(name, tuple(self.value(a) for a in args), attrs, insn_index=len(self.insns) - 1)
         if self.ended:          # code after a terminator (e.g. after illegal()) never runs
             return op
@@ -47,7 +52,7 @@ class Builder:
         self.ops.append(op)
         return op
 
-    def op(self, name, *args, **attrs) -> Value:
+    def op(self, name, /, *args, **attrs) -> Value:
         """A pure operation: fold constants, otherwise emit it and return its result."""
         vals = tuple(self.value(a) for a in args)
         if all(v.const is not None for v in vals):
@@ -60,18 +65,34 @@ class Builder:
         return op.result
 
     # --- registers and hart fields ----------------------------------------------------------
-    def rx(self, n: int) -> Value:
+    # A register number is normally an int; in a handler lifted with symbolic fields it is a
+    # run-time Value, and the *_at ops index the register file with it (x0 stays zero there).
+    def rx(self, n) -> Value:
+        if is_symbolic(n):
+            return self._result(self.emit("getx_at", n))
+        n = int(n)
         return self.value(0) if n == 0 else self._result(self.emit("getx", reg=n))
 
-    def wx(self, n: int, v):
-        if n != 0:
-            self.emit("setx", v, reg=n)
+    def wx(self, n, v):
+        if is_symbolic(n):
+            self.emit("setx_at", n, v)
+        elif int(n) != 0:
+            self.emit("setx", v, reg=int(n))
 
-    def rf(self, n: int) -> Value:
-        return self._result(self.emit("getf", reg=n))
+    def rf(self, n) -> Value:
+        if is_symbolic(n):
+            return self._result(self.emit("getf_at", n))
+        return self._result(self.emit("getf", reg=int(n)))
 
-    def wf(self, n: int, v):
-        self.emit("setf", v, reg=n)
+    def wf(self, n, v):
+        if is_symbolic(n):
+            self.emit("setf_at", n, v)
+        else:
+            self.emit("setf", v, reg=int(n))
+
+    def field(self, name: str) -> Value:
+        """An operand of the running instruction, read from its threaded-code record."""
+        return self._result(self.emit("field", name=name))
 
     def get(self, field: str) -> Value:
         return self._result(self.emit("get", field=field))
@@ -115,8 +136,12 @@ class Builder:
     def jump(self, target):
         self.emit("jump", target)
 
-    def branch(self, cond, target: int):
-        self.emit("branch", cond, target=target & MASK64, fall=self.insn.next_pc)
+    def branch(self, cond, target):
+        fall = self.insn.next_pc
+        if is_symbolic(target) or is_symbolic(fall):      # a handler: addresses known at run time
+            self.jump(self.select(cond, target, fall))
+        else:
+            self.emit("branch", cond, target=int(target) & MASK64, fall=int(fall))
 
     def trap(self, cause, tval=0):
         self.emit("trap", cause, tval)
@@ -128,8 +153,11 @@ class Builder:
         """Leave native code so the hart (Python) performs `kind` (mret, wfi, fence.i, ...)."""
         self.emit("sys", kind=kind)
 
-    def goto(self, pc: int):
-        self.emit("goto", target=pc)
+    def goto(self, pc):
+        if is_symbolic(pc):
+            self.jump(pc)
+        else:
+            self.emit("goto", target=int(pc))
 
     def dump(self) -> str:
         lines, last = [], None
@@ -137,6 +165,8 @@ class Builder:
             if op.insn_index != last:
                 last = op.insn_index
                 i = self.insns[last]
-                lines.append(f"  ; {i.pc:#x}: {i.name}")
+                pc = vars(i).get("pc")      # (reading a handler's i.pc would emit an op)
+                where = "pc from record" if pc is None else f"{pc:#x}"
+                lines.append(f"  ; {where}: {i.name}")
             lines.append(f"    {op!r}")
         return "\n".join(lines)

@@ -21,6 +21,13 @@ def sext_bits(v: int, n: int) -> int:
     return (v - (1 << n) if v >> (n - 1) else v) & MASK64
 
 
+class SymbolicDecision(Exception):
+    """Semantics made a Python-level decision (if, ==, int()) on a value only known at run time.
+
+    Lifting with symbolic instruction fields (rvjit.backend.threaded) catches this and lifts the
+    instruction again with its concrete fields instead: a silent mis-lift is never possible."""
+
+
 @dataclass(eq=False)
 class Value:
     """An SSA value. `op` is the Op that defines it (None for constants)."""
@@ -31,6 +38,40 @@ class Value:
 
     def __repr__(self):
         return f"{self.const:#x}" if self.const is not None else f"v{self.vid}"
+
+    # Python decisions on run-time values are errors, never silently "true" (an object is truthy)
+    # or "not equal" (identity). Constants keep the behaviour they always had.
+    __hash__ = object.__hash__
+
+    def _decide(self, what):
+        if self.const is None:
+            raise SymbolicDecision(f"{what} of a value only known at run time ({self!r})")
+
+    def __bool__(self):
+        self._decide("truth value")
+        return True
+
+    def __eq__(self, o):
+        if isinstance(o, int):
+            self._decide("== against a number")
+        return NotImplemented
+
+    def __ne__(self, o):
+        if isinstance(o, int):
+            self._decide("!= against a number")
+        return NotImplemented
+
+    def _order(self, o):
+        self._decide("ordering")
+        return NotImplemented
+
+    __lt__ = __le__ = __gt__ = __ge__ = _order
+
+    def __index__(self):
+        self._decide("integer conversion")
+        return self.const
+
+    __int__ = __index__
 
     # Arithmetic reads like Python; every operator emits (or folds) one IR op.
     def _bin(self, name, other, swap=False):
@@ -149,9 +190,12 @@ EVAL = {
     "orcb": _orcb,
 }
 
-# Operations with effects on the hart or memory (not folded, not reordered).
+# Operations with effects on the hart or memory (not folded, not reordered). The *_at forms take
+# the register number as a run-time value, and `field` reads an operand of the instruction being
+# run from its record: both appear only in handlers lifted with symbolic fields (threaded code).
 EFFECT_OPS = {
     "getx", "setx", "getf", "setf", "get", "set", "load", "store", "csr", "fp", "trap_if",
+    "getx_at", "setx_at", "getf_at", "setf_at", "field",
 }
 # Operations that end a block.
 TERMINATORS = {"jump", "branch", "trap", "sys", "goto"}
