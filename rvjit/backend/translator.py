@@ -99,7 +99,12 @@ class Translator:
         hart.state.mem_table = ctypes.addressof(self.mem_table)
         self.blocks: dict[tuple[int, int], Translation] = {}
         self.by_page: dict[int, list[tuple[int, int]]] = {}
-        self.jcache = np.zeros((1 << JCACHE_BITS, JCACHE_WORDS), dtype=np.uint64)
+        # One jump cache per privilege level: a mode switch (every syscall, every SBI call)
+        # just selects another table instead of flushing and refilling one through Python.
+        self.jcaches = np.zeros((4, 1 << JCACHE_BITS, JCACHE_WORDS), dtype=np.uint64)
+        self.jcaches[:, :, 0] = 1
+        self.stale_jcaches: set[int] = set()
+        self.jcache = self.jcaches[hart.state.priv]
         # Records of dropped threaded blocks: native code may still be running one (a store that
         # invalidates its own block), so they are freed only back in the run loop (lookup).
         self._dropped_records: list = []
@@ -108,10 +113,20 @@ class Translator:
         hart.state.fp_table = 0          # compiled when the first FP instruction is translated
         hart.mem.on_code_write = self.invalidate_page
         hart.on_flush.append(self.flush_jcache)
+        hart.on_priv_change.append(self.switch_jcache)
         self.stats = TranslatorStats()
 
     def flush_jcache(self):
+        """Forget every jump cache entry: the current table now, the others when next used."""
         self.jcache[:, 0] = 1
+        self.stale_jcaches = {p for p in range(4) if p != self.hart.state.priv}
+
+    def switch_jcache(self, priv: int):
+        if priv in self.stale_jcaches:
+            self.stale_jcaches.discard(priv)
+            self.jcaches[priv, :, 0] = 1
+        self.jcache = self.jcaches[priv]
+        self.hart.state.jcache = self.jcache.ctypes.data
 
     def lookup(self, pc: int) -> Translation:
         """The translation for pc in the current mode; translates on a miss. Raises fetch faults."""
