@@ -106,7 +106,7 @@ def _deps(src: Path) -> list[Path]:
     return deps
 
 
-def _up_to_date(out: Path, deps: list[Path]) -> bool:
+def up_to_date(out: Path, deps: list[Path]) -> bool:
     if not out.exists():
         return False
     t = out.stat().st_mtime
@@ -148,11 +148,17 @@ def build_one(name: str, out_dir: Path, force: bool = False, verbose: bool = Fal
         raise BuildError(f"{TOOL_PREFIX}gcc not found (apt-get install gcc-riscv64-unknown-elf "
                          "picolibc-riscv64-unknown-elf)")
     out = Path(out_dir) / f"{name}.elf"
-    if not force and _up_to_date(out, _deps(src)):
+    if not force and up_to_date(out, _deps(src)):
         return out
+    return compile_to(name, lambda tmp: _command(name, src, tmp, cc), out, verbose)
+
+
+def compile_to(name: str, command, out: Path, verbose: bool = False) -> Path:
+    """Run command(tmp_path) and move the result to out only if it succeeded (no half-built
+    ELF is ever left where a later up-to-date check would trust it)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".tmp{os.getpid()}.elf")
-    cmd = _command(name, src, tmp, cc)
+    tmp = out.with_suffix(f".tmp{os.getpid()}{out.suffix}")
+    cmd = command(tmp)
     if verbose:
         print(" ".join(cmd), file=sys.stderr)
     r = subprocess.run(cmd, capture_output=True, text=True)

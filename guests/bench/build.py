@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -34,22 +33,11 @@ REPO_DIR = GUESTS_DIR.parent
 if str(REPO_DIR) not in sys.path:
     sys.path.insert(0, str(REPO_DIR))
 
-try:  # reuse the shared guest builder's settings when it is there
-    from guests import build as _gb
-    COMMON_DIR = _gb.COMMON_DIR
-    TOOL_PREFIX = _gb.TOOL_PREFIX
-    BuildError = _gb.BuildError
-    _guest_cache = _gb.default_out_dir
-except ImportError:  # pragma: no cover - fallback if guests/build.py is missing
-    COMMON_DIR = GUESTS_DIR / "common"
-    TOOL_PREFIX = os.environ.get("RVJIT_GUEST_PREFIX", "riscv64-unknown-elf-")
+from guests import build as _gb  # noqa: E402  (shared settings and build steps)
 
-    class BuildError(RuntimeError):
-        pass
-
-    def _guest_cache() -> Path:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        return Path(base) / "rvjit" / "guests"
+COMMON_DIR = _gb.COMMON_DIR
+TOOL_PREFIX = _gb.TOOL_PREFIX
+BuildError = _gb.BuildError
 
 MARCH = "rv64gc"
 MABI = "lp64d"
@@ -66,7 +54,7 @@ HOST_FLAGS = ["-O2", "-Wall", "-Werror", "-DBENCH_HOST", f"-I{BENCH_DIR}"]
 
 
 def default_out_dir() -> Path:
-    return Path(_guest_cache()) / "bench"
+    return _gb.default_out_dir() / "bench"
 
 
 def sources() -> dict[str, Path]:
@@ -79,13 +67,6 @@ def _deps(src: Path, host: bool) -> list[Path]:
     if not host:
         deps += [COMMON_DIR / n for n in ("crt0.S", "htif.c", "htif.h", "link.ld")]
     return deps
-
-
-def _up_to_date(out: Path, deps: list[Path]) -> bool:
-    if not out.exists():
-        return False
-    t = out.stat().st_mtime
-    return all(d.stat().st_mtime <= t for d in deps if d.exists())
 
 
 def build_one(name: str, out_dir: Path | None = None, force: bool = False,
@@ -109,19 +90,9 @@ def build_one(name: str, out_dir: Path | None = None, force: bool = False,
         out = out_dir / f"{name}.elf"
         cmd_head = [cc, *GUEST_FLAGS, str(COMMON_DIR / "crt0.S"), str(COMMON_DIR / "htif.c"),
                     str(src), "-lm", "-o"]
-    if not force and _up_to_date(out, _deps(src, host)):
+    if not force and _gb.up_to_date(out, _deps(src, host)):
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    cmd = [*cmd_head, str(tmp)]
-    if verbose:
-        print(" ".join(cmd), file=sys.stderr)
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        raise BuildError(f"building {name} failed:\n{' '.join(cmd)}\n{r.stdout}{r.stderr}")
-    os.replace(tmp, out)
-    return out
+    return _gb.compile_to(name, lambda tmp: [*cmd_head, str(tmp)], out, verbose)
 
 
 def build_all(out_dir: str | os.PathLike | None = None, force: bool = False,
