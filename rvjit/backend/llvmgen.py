@@ -448,9 +448,9 @@ _METADATA = ('!0 = !{!"branch_weights", i32 1, i32 2000}\n'
              '!1 = !{!"branch_weights", i32 2000, i32 1}\n')
 
 
-def block_module(name: str, block, counter_index: int | None = None, compact: bool = False) -> str:
-    """A complete LLVM module holding the function for one lifted block."""
-    return DECLS + FunctionWriter(name, block, counter_index, compact).write() + _METADATA
+def block_module(name: str, block) -> str:
+    """A complete LLVM module holding the optimised-tier function for one lifted block."""
+    return blocks_module([(name, block)])
 
 
 def first_tier_module(named_blocks) -> str:

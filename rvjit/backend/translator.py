@@ -144,9 +144,6 @@ class Translator:
         self.jcache[slot, 1] = t.address
         self.jcache[slot, 2] = t.data
 
-    def lift(self, pc: int):
-        return lift_block(self.hart.mem.fetch, pc)
-
     def translate(self, pc: int, paddr: int) -> Translation:
         """Translate the block at pc, and with it the not-yet-translated blocks it leads to on the
         same page (one LLVM module for all: compiling in batches is much cheaper per block)."""
