@@ -276,3 +276,17 @@ def test_vectored_stvec_for_interrupts_only(hart):
     hart.set_priv(PRV_U)
     enter_trap(hart, 8, 0, 0x100)
     assert hart.state.pc == RAM_BASE
+
+
+def test_mip_read_modify_write_ignores_the_plic_seip_line(hart):
+    """csrc mip (as OpenSBI does for STIP) while the PLIC holds SEIP high must not latch SEIP
+    into the software bit: once the line drops, SEIP must read clear again."""
+    wr(hart, "mip", 1 << 5)                                        # STIP set by M-mode
+    hart.irq_lines |= 1 << 9                                       # PLIC raises SEIP
+    assert rd(hart, "mip") & (1 << 9)                              # reads show the line
+    wr(hart, "mip", 1 << 5, "rc")                                  # clear STIP
+    wr(hart, "mip", 1 << 1, "rs")                                  # set SSIP
+    hart.irq_lines &= ~(1 << 9)                                    # the PLIC drops the line
+    assert rd(hart, "mip") == 1 << 1
+    wr(hart, "mip", 1 << 9, "rs")                                  # the software bit itself works
+    assert rd(hart, "mip") & (1 << 9)

@@ -21,6 +21,7 @@ MISA = (2 << 62) | sum(1 << (ord(c) - ord("A")) for c in "ACDFIMSU")
 SUPPORTED_INTERRUPTS = (1 << 1) | (1 << 3) | (1 << 5) | (1 << 7) | (1 << 9) | (1 << 11)
 S_INTERRUPTS = (1 << 1) | (1 << 5) | (1 << 9)
 MIP_WRITABLE = S_INTERRUPTS            # MSIP/MTIP/MEIP come from devices
+MIP_SEIP = 1 << 9
 DELEGABLE_EXCEPTIONS = 0xB3FF          # everything but ecall from M (11) and reserved 10, 14
 
 CSR_NAMES = {
@@ -74,7 +75,13 @@ class CsrFile:
             raise GuestTrap(ILLEGAL_INSN, raw)
         old = self._read(num, name, priv, raw)
         if write:
-            new = value if op == "rw" else (old | value if op == "rs" else old & ~value)
+            base = old
+            if name == "mip":
+                # SEIP reads as the software bit OR the PLIC's line, but only the software bit
+                # takes part in csrrs/csrrc (privileged spec 3.1.9): else a read-modify-write
+                # of mip latches the external interrupt forever.
+                base = (old & ~MIP_SEIP) | (self.mip_soft & MIP_SEIP)
+            new = value if op == "rw" else (base | value if op == "rs" else base & ~value)
             self._write(num, name, new & M64, raw)
         return old
 
