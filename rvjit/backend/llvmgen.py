@@ -17,7 +17,16 @@ _SHIFTS = {"shl": "shl", "lshr": "lshr", "ashr": "ashr"}
 _CMPS = {"eq": "eq", "ne": "ne", "lt": "slt", "ltu": "ult", "ge": "sge", "geu": "uge"}
 _FIELD_OFFSETS = {f: OFFSETS[f] for f in ("frm", "fflags", "mstatus", "priv", "resv")}
 
-DECLS = """declare i64 @llvm.ctlz.i64(i64, i1)
+# FP primitives with an inline fast path (see lower_fp_with_fast_path): the host operation
+FAST_FP = {"add_d": "fadd", "sub_d": "fsub", "mul_d": "fmul", "div_d": "fdiv", "sqrt_d": "sqrt",
+           "fma_d": "fma", "eq_d": "cmp", "lt_d": "cmp", "le_d": "cmp"}
+DOUBLE_MAGNITUDE = (1 << 63) - 1
+DOUBLE_MIN_NORMAL = 1 << 52                 # bits of 2**-1022
+DOUBLE_INF = 0x7FF << 52
+
+DECLS = """declare double @llvm.sqrt.f64(double)
+declare double @llvm.fma.f64(double, double, double)
+declare i64 @llvm.ctlz.i64(i64, i1)
 declare i64 @llvm.cttz.i64(i64, i1)
 declare i64 @llvm.ctpop.i64(i64)
 declare i64 @llvm.bswap.i64(i64)
@@ -47,6 +56,7 @@ class FunctionWriter:
         self.values: dict[int, str] = {}
         self.stop_flags: list[str] = []                 # i1 values: a helper asked us to stop
         self.cur_label = "entry"
+        self.budget_base = "%budget0"                   # the budget when this guest block began
 
     # --- small emitters --------------------------------------------------------------------------
     def t(self) -> str:
@@ -102,7 +112,7 @@ class FunctionWriter:
 
     def store_budget(self, retired: int):
         b = self.t()
-        self.emit(f"{b} = sub i64 %budget0, {retired}")
+        self.emit(f"{b} = sub i64 {self.budget_base}, {retired}")
         self.store_field(OFFSETS["budget"], b)
         return b
 
@@ -306,17 +316,9 @@ class FunctionWriter:
             e(f"{r} = mul i64 {ones}, 255")
             return r
         if n in ("getx", "getf"):
-            key = (n[3], op.attrs["reg"])
-            if key not in self.regs:
-                self.regs[key] = self.load_field(self.reg_offset(*key))
-            return self.regs[key]
+            return self.read_reg((n[3], op.attrs["reg"]))
         if n in ("setx", "setf"):
-            key = (n[3], op.attrs["reg"])
-            self.regs[key] = a[0]
-            if self.compact:
-                self.store_field(self.reg_offset(*key), a[0])
-            else:
-                self.dirty.add(key)
+            self.write_reg((n[3], op.attrs["reg"]), a[0])
             return None
         if n == "get":
             return self.load_field(_FIELD_OFFSETS[op.attrs["field"]])
@@ -351,14 +353,9 @@ class FunctionWriter:
             self.stop_flags.append(stop)
             return r
         if n == "fp":
-            tbl, fpp, fn, ff, rm, r = (self.t() for _ in range(6))
-            e(f"{tbl} = load ptr, ptr {self.field_ptr(OFFSETS['fp_table'])}")
-            e(f"{fpp} = getelementptr ptr, ptr {tbl}, i64 {PRIMITIVES.index(op.attrs['prim'])}")
-            e(f"{fn} = load ptr, ptr {fpp}")
-            e(f"{rm} = trunc i64 {a[3]} to i32")
-            ffp = self.field_ptr(OFFSETS["fflags"])
-            e(f"{r} = call i64 {fn}(i64 {a[0]}, i64 {a[1]}, i64 {a[2]}, i32 {rm}, ptr {ffp})")
-            return r
+            if not self.memory_calls and op.attrs["prim"] in FAST_FP:
+                return self.lower_fp_with_fast_path(op, a)
+            return self.call_fp(op, a)
         if n == "trap_if":
             c = self.t()
             e(f"{c} = icmp ne i64 {a[0]}, 0")
@@ -378,12 +375,93 @@ class FunctionWriter:
         if n == "goto":     # the block simply ends after instruction idx
             self.chain(c64(op.attrs["target"]), idx + 1); return None
         if n == "branch":
-            c, pc = self.t(), self.t()
-            e(f"{c} = icmp ne i64 {a[0]}, 0")
-            e(f"{pc} = select i1 {c}, i64 {c64(op.attrs['target'])}, i64 {c64(op.attrs['fall'])}")
-            self.chain(pc, idx + 1)
+            self.lower_branch(a[0], op.attrs["target"], op.attrs["fall"], idx + 1)
             return None
         raise NotImplementedError(f"no LLVM lowering for IR op {n}")
+
+    def call_fp(self, op, a) -> str:
+        """Call the FP runtime (rvjit.fp.native): exact results and flags for every case."""
+        e = self.emit
+        tbl, fpp, fn, rm, r = (self.t() for _ in range(5))
+        e(f"{tbl} = load ptr, ptr {self.field_ptr(OFFSETS['fp_table'])}")
+        e(f"{fpp} = getelementptr ptr, ptr {tbl}, i64 {PRIMITIVES.index(op.attrs['prim'])}")
+        e(f"{fn} = load ptr, ptr {fpp}")
+        e(f"{rm} = trunc i64 {a[3]} to i32")
+        ffp = self.field_ptr(OFFSETS["fflags"])
+        e(f"{r} = call i64 {fn}(i64 {a[0]}, i64 {a[1]}, i64 {a[2]}, i32 {rm}, ptr {ffp})")
+        return r
+
+    def lower_fp_with_fast_path(self, op, a) -> str:
+        """Double arithmetic and compares inline on the host FPU when the outcome is certain to
+        raise no flag the guest has not already accrued; otherwise the runtime call.
+
+        Arithmetic: in round-to-nearest-even, a result that is finite and above the smallest
+        normal (tininess is detected after rounding) can only have raised inexact: so once
+        fflags.NX is set, the host's result and the guest's flags are both right. A NaN, an
+        infinity, a zero or a tiny result (invalid, divide-by-zero, overflow, underflow, NaN
+        canonicalisation, signed zeros) takes the runtime. Compares: ordered operands raise
+        nothing."""
+        e = self.emit
+        prim = op.attrs["prim"]
+        kind = FAST_FP[prim]
+        x, y, z = (self.t() for _ in range(3))
+        e(f"{x} = bitcast i64 {a[0]} to double")
+        e(f"{y} = bitcast i64 {a[1]} to double")
+        e(f"{z} = bitcast i64 {a[2]} to double")
+        host, ok = self.t(), self.t()
+        if kind == "cmp":
+            c = self.t()
+            e(f"{ok} = fcmp ord double {x}, {y}")
+            e(f"{c} = fcmp {prim[:2].replace('eq', 'oeq').replace('lt', 'olt').replace('le', 'ole')} double {x}, {y}")
+            e(f"{host} = zext i1 {c} to i64")
+        else:
+            r = self.t()
+            if kind == "sqrt":
+                e(f"{r} = call double @llvm.sqrt.f64(double {x})")
+            elif kind == "fma":
+                e(f"{r} = call double @llvm.fma.f64(double {x}, double {y}, double {z})")
+            else:
+                e(f"{r} = {kind} double {x}, {y}")
+            e(f"{host} = bitcast double {r} to i64")
+            mag, span, normal, ffl, nx, rne, both = (self.t() for _ in range(7))
+            e(f"{mag} = and i64 {host}, {c64(DOUBLE_MAGNITUDE)}")
+            e(f"{span} = sub i64 {mag}, {c64(DOUBLE_MIN_NORMAL + 1)}")
+            e(f"{normal} = icmp ult i64 {span}, {c64(DOUBLE_INF - DOUBLE_MIN_NORMAL - 1)}")
+            e(f"{ffl} = load i64, ptr {self.field_ptr(OFFSETS['fflags'])}")
+            e(f"{nx} = trunc i64 {ffl} to i1")
+            e(f"{rne} = icmp eq i64 {a[3]}, 0")
+            e(f"{both} = and i1 {normal}, {nx}")
+            e(f"{ok} = and i1 {both}, {rne}")
+        fast, slow, join = self.label("fpfast"), self.label("fpslow"), self.label("fpjoin")
+        e(f"br i1 {ok}, label %{fast}, label %{slow}, !prof !1")
+        self.start(fast)
+        e(f"br label %{join}")
+        self.start(slow)
+        called = self.call_fp(op, a)
+        slow_end = self.cur_label
+        e(f"br label %{join}")
+        self.start(join)
+        result = self.t()
+        e(f"{result} = phi i64 [{host}, %{fast}], [{called}, %{slow_end}]")
+        return result
+
+    def read_reg(self, key):
+        if key not in self.regs:
+            self.regs[key] = self.load_field(self.reg_offset(*key))
+        return self.regs[key]
+
+    def write_reg(self, key, value):
+        self.regs[key] = value
+        if self.compact:
+            self.store_field(self.reg_offset(*key), value)
+        else:
+            self.dirty.add(key)
+
+    def lower_branch(self, cond, target, fall, retired):
+        c, pc = self.t(), self.t()
+        self.emit(f"{c} = icmp ne i64 {cond}, 0")
+        self.emit(f"{pc} = select i1 {c}, i64 {c64(target)}, i64 {c64(fall)}")
+        self.chain(pc, retired)
 
     def lower_div(self, n, x, y):
         """RISC-V division is total; LLVM's is not: route the undefined cases around the divide."""
@@ -413,6 +491,11 @@ class FunctionWriter:
     def write(self) -> str:
         self.emit("%ram = load ptr, ptr " + self.field_ptr(OFFSETS["ram"]))
         self.emit("%budget0 = load i64, ptr " + self.field_ptr(OFFSETS["budget"]))
+        self.count_run()
+        self.lower_ops()
+        return self.function_text()
+
+    def count_run(self):
         if self.counter_index is not None:      # first tier: count runs to find hot blocks
             base, cp, c, c1 = self.t(), self.t(), self.t(), self.t()
             self.emit(f"{base} = load ptr, ptr {self.field_ptr(OFFSETS['counters'])}")
@@ -420,6 +503,8 @@ class FunctionWriter:
             self.emit(f"{c} = load i64, ptr {cp}")
             self.emit(f"{c1} = add i64 {c}, 1")
             self.emit(f"store i64 {c1}, ptr {cp}")
+
+    def lower_ops(self):
         last_index = -1
         for op in self.ops:
             if op.insn_index != last_index:
@@ -428,6 +513,8 @@ class FunctionWriter:
             r = self.lower(op)
             if op.result is not None:
                 self.values[op.result.vid] = r
+
+    def function_text(self) -> str:
         body = "\n".join(self.lines)
         # Every block function takes (state, data): threaded blocks share one executor function
         # and differ in their data (the records); compiled blocks ignore it. One signature lets

@@ -15,7 +15,8 @@ from ..cpu.trap import GuestTrap
 from ..frontend.lift import lift_block
 from .engine import BLOCK_FN, Engine
 from .fptable import fp_table
-from .llvmgen import blocks_module, first_tier_module, memory_runtime_module
+from .llvmgen import first_tier_module, memory_runtime_module
+from .regiongen import regions_module
 from . import threaded
 
 PAGE_SHIFT = 12
@@ -26,6 +27,8 @@ MAX_COUNTERS = 1 << 20
 HOT_THRESHOLD = 50_000
 BATCH_BLOCKS = 16           # blocks compiled together when one is missing
 PROMOTE_INTERVAL = 0.002    # seconds between scans of the run counters for hot blocks
+MAX_REGION_BLOCKS = 16      # blocks compiled into one hot region (a hot block and its neighbours)
+WARM_THRESHOLD = HOT_THRESHOLD // 16   # runs that earn a neighbour a place in a hot region
 
 
 def static_successors(block):
@@ -64,6 +67,7 @@ class Translation:
     data: int = 0                 # threaded block: address of its header and records
     records: object = None        # ... and the numpy array holding them (kept alive here)
     insns: list = field(default_factory=list)   # the decoded instructions
+    region: tuple = ()            # optimised: guest pcs of the blocks compiled into its function
 
 
 class TranslatorStats:
@@ -292,28 +296,60 @@ class Translator:
         if hot.size == 0:
             return 0
         hot = hot[np.argsort(self.counters[hot])[::-1][:limit]]
-        self.counters[hot] = 0
         chosen = [self.counter_owner[i] for i in hot]
         chosen = [t for t in chosen if t.tier == 0 and self.blocks.get((t.pc, t.paddr)) is t]
-        if not chosen:
-            return 0
         t0 = time.perf_counter()
-        for t in chosen:
-            if t.block is None:         # threaded: lifted to IR only now that it is worth it
-                t.block = threaded.lift_insns(t.insns)
-        names = [f"{t.name}_hot" for t in chosen]
-        cm = self.hot_engine.compile(blocks_module(list(zip(names, (t.block for t in chosen)))), names)
-        for t, name in zip(chosen, names):
-            t.tier, t.address = 1, cm.addresses[name]
-            t.fn = BLOCK_FN(t.address)
-            t.data, t.records = 0, None     # the run loop is not inside any block: safe to free
-            self.counters[t.counter] = 0
-            self._install(t)
+        regions, included = [], set()
+        for t in chosen:                    # hottest first; a block joins one region per batch
+            if id(t) not in included:
+                regions.append(self._region(t))
+                included.update(id(m) for m in regions[-1])
+        self.counters[hot] = 0
+        if not regions:
+            return 0
+        names = [f"{r[0].name}_hot" for r in regions]
+        cm = self.hot_engine.compile(regions_module(
+            [(name, [m.block for m in members]) for name, members in zip(names, regions)]), names)
+        for name, members in zip(names, regions):
+            address = cm.addresses[name]
+            for t in members:               # the region function can start at any member
+                t.tier, t.address = 1, address
+                t.region = tuple(m.pc for m in members)
+                t.fn = BLOCK_FN(address)
+                t.data, t.records = 0, None     # the run loop is not inside any block: safe to free
+                if t.counter is not None:
+                    self.counters[t.counter] = 0
+        self.stats.promoted += sum(len(r) for r in regions)
         self.stats.seconds["optimising hot"] += time.perf_counter() - t0
-        self.stats.promoted += len(chosen)
         # Blocks may chain to stale first-tier copies through the jump cache: refill it lazily.
         self.flush_jcache()
-        return len(chosen)
+        return len(regions)
+
+    def _warm(self, t: Translation) -> bool:
+        """Run often enough to be worth compiling into a neighbour's region (cold exits are not)."""
+        return t.tier == 1 or (t.counter is not None and self.counters[t.counter] >= WARM_THRESHOLD)
+
+    def _region(self, head: Translation) -> list[Translation]:
+        """A hot block and the translated blocks it statically leads to on its guest page (whose
+        code lies on the head's physical pages, so invalidating those pages drops the region)."""
+        members, todo, seen = [head], [head], {head.pc}
+        while todo and len(members) < MAX_REGION_BLOCKS:
+            t = todo.pop(0)
+            if t.block is None:         # threaded: lifted to IR only now that it is worth it
+                t.block = threaded.lift_insns(t.insns)
+            for target in static_successors(t.block):
+                if target in seen or target >> PAGE_SHIFT != head.pc >> PAGE_SHIFT:
+                    continue
+                seen.add(target)
+                m = self.blocks.get((target, head.paddr + (target - head.pc)))
+                if m is None or not set(m.pages) <= set(head.pages) or len(members) >= MAX_REGION_BLOCKS \
+                        or not self._warm(m):
+                    continue
+                if m.block is None:
+                    m.block = threaded.lift_insns(m.insns)
+                members.append(m)
+                todo.append(m)
+        return members
 
     def invalidate_page(self, page: int):
         """Guest code wrote to a page holding translated code: forget its translations."""
