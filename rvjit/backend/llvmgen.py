@@ -57,6 +57,11 @@ class FunctionWriter:
         self.stop_flags: list[str] = []                 # i1 values: a helper asked us to stop
         self.cur_label = "entry"
         self.budget_base = "%budget0"                   # the budget when this guest block began
+        # Optimised code keeps state fields (mstatus, frm, fflags...) it has read or written in
+        # SSA values: only the FP runtime (fflags) and the CSR helper change them behind its back
+        # (a memory helper only ever traps, which leaves the block). So the mstatus.FS test of
+        # every FP instruction after the first folds away.
+        self.field_values: dict[str, str] = {}
 
     # --- small emitters --------------------------------------------------------------------------
     def t(self) -> str:
@@ -321,9 +326,9 @@ class FunctionWriter:
             self.write_reg((n[3], op.attrs["reg"]), a[0])
             return None
         if n == "get":
-            return self.load_field(_FIELD_OFFSETS[op.attrs["field"]])
+            return self.read_field(op.attrs["field"])
         if n == "set":
-            self.store_field(_FIELD_OFFSETS[op.attrs["field"]], a[0]); return None
+            self.write_field(op.attrs["field"], a[0]); return None
         if n == "load":
             return self.mem_access(op, idx, a[0])
         if n == "store":
@@ -350,6 +355,7 @@ class FunctionWriter:
             packed = at["csr"] | CSR_OPS[at["csrop"]] << 12 | (CSR_READ if at["read"] else 0) << 12 \
                 | (CSR_WRITE if at["write"] else 0) << 12 | at["raw"] << 32
             r, stop = self.call_helper("csr_helper", idx, f"i64 {a[0]}, i64 {c64(packed)}, i64 0")
+            self.field_values.clear()
             self.stop_flags.append(stop)
             return r
         if n == "fp":
@@ -389,6 +395,7 @@ class FunctionWriter:
         e(f"{rm} = trunc i64 {a[3]} to i32")
         ffp = self.field_ptr(OFFSETS["fflags"])
         e(f"{r} = call i64 {fn}(i64 {a[0]}, i64 {a[1]}, i64 {a[2]}, i32 {rm}, ptr {ffp})")
+        self.field_values.pop("fflags", None)
         return r
 
     def lower_fp_with_fast_path(self, op, a) -> str:
@@ -427,23 +434,41 @@ class FunctionWriter:
             e(f"{mag} = and i64 {host}, {c64(DOUBLE_MAGNITUDE)}")
             e(f"{span} = sub i64 {mag}, {c64(DOUBLE_MIN_NORMAL + 1)}")
             e(f"{normal} = icmp ult i64 {span}, {c64(DOUBLE_INF - DOUBLE_MIN_NORMAL - 1)}")
-            e(f"{ffl} = load i64, ptr {self.field_ptr(OFFSETS['fflags'])}")
+            ffl = self.read_field("fflags")
             e(f"{nx} = trunc i64 {ffl} to i1")
             e(f"{rne} = icmp eq i64 {a[3]}, 0")
             e(f"{both} = and i1 {normal}, {nx}")
             e(f"{ok} = and i1 {both}, {rne}")
+        flags_before = self.read_field("fflags") if not self.compact else None
         fast, slow, join = self.label("fpfast"), self.label("fpslow"), self.label("fpjoin")
         e(f"br i1 {ok}, label %{fast}, label %{slow}, !prof !1")
         self.start(fast)
         e(f"br label %{join}")
         self.start(slow)
         called = self.call_fp(op, a)
+        flags_after = self.read_field("fflags") if not self.compact else None
         slow_end = self.cur_label
         e(f"br label %{join}")
         self.start(join)
-        result = self.t()
+        result, flags = self.t(), self.t()
         e(f"{result} = phi i64 [{host}, %{fast}], [{called}, %{slow_end}]")
+        if not self.compact:
+            e(f"{flags} = phi i64 [{flags_before}, %{fast}], [{flags_after}, %{slow_end}]")
+            self.field_values["fflags"] = flags
         return result
+
+    def read_field(self, name: str) -> str:
+        value = self.field_values.get(name)
+        if value is None:
+            value = self.load_field(_FIELD_OFFSETS[name])
+            if not self.compact:
+                self.field_values[name] = value
+        return value
+
+    def write_field(self, name: str, value: str):
+        self.store_field(_FIELD_OFFSETS[name], value)
+        if not self.compact:
+            self.field_values[name] = value
 
     def read_reg(self, key):
         if key not in self.regs:

@@ -7,8 +7,10 @@ branches, so loops stay in one host function with guest registers in host regist
 function can be entered at any of its blocks (it starts at the one the hart's pc names), so
 each member's translation points at it and the loop is not compiled again for every member.
 
-Guest registers live in stack slots (allocas) that LLVM promotes to SSA values with phis at the
-loop headers; every exit writes all registers the region may change back to the hart state.
+Guest registers are read from stack slots (allocas) that LLVM promotes to SSA values with phis
+at the loop headers, and every write also goes straight to the hart state: a region has hundreds
+of exits (each memory access and FP instruction can leave), and writing registers back at each
+of them made region code several times larger and slower to compile than one store per write.
 The instruction budget is checked on every internal edge, so a loop still returns to the run
 loop when its slice is used up (timer interrupts, device polling).
 """
@@ -24,8 +26,6 @@ class RegionWriter(FunctionWriter):
         self.labels = {b.insns[0].pc: f"blk_{b.insns[0].pc:x}" for b in blocks}
         touched = {(op.name[3], op.attrs["reg"]) for b in blocks for op in b.ops
                    if op.name in ("getx", "getf", "setx", "setf")}
-        self.written = sorted({(op.name[3], op.attrs["reg"]) for b in blocks for op in b.ops
-                               if op.name in ("setx", "setf")})
         self.slots = {key: f"%slot_{key[0]}{key[1]}" for key in sorted(touched)}
         self.exits: list[tuple] = []        # (from label, pc, budget, reason or -1) into %leave
 
@@ -37,16 +37,13 @@ class RegionWriter(FunctionWriter):
 
     def write_reg(self, key, value):
         self.emit(f"store i64 {value}, ptr {self.slots[key]}")
+        self.store_field(self.reg_offset(*key), value)
 
     def write_back(self):
-        for key in self.written:
-            v = self.t()
-            self.emit(f"{v} = load i64, ptr {self.slots[key]}")
-            self.store_field(self.reg_offset(*key), v)
+        pass                                # written through already
 
     def exit_now(self, pc: str, retired: int, reason: int | None, extra=()):
-        """Leave through the one shared exit block (writing every register back at each of a
-        region's many exits would multiply its code and its compile time)."""
+        """Leave through the one shared exit block."""
         for off, value, ty in extra:
             self.store_field(off, value, ty)
         b = self.t()
@@ -152,6 +149,7 @@ class RegionWriter(FunctionWriter):
         for block in self.blocks:
             self.start(self.labels[block.insns[0].pc])
             self.ops, self.insns, self.values, self.stop_flags = block.ops, block.insns, {}, []
+            self.field_values = {}          # a block may be entered from several places
             self.budget_base = self.t()
             self.emit(f"{self.budget_base} = load i64, ptr %budget_slot")
             self.lower_ops()
