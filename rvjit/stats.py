@@ -19,6 +19,8 @@ def format_run_stats(machine, translator, rs, total_seconds) -> str:
                   f"  blocks optimised when hot   {ts.promoted:>14,}"]
         for stage, sec in ts.seconds.items():
             lines.append(f"    {stage:<26}{sec * 1e3:>12.1f} ms")
+        if translator.compiler is not None:
+            lines.append(f"  optimising on 2nd thread    {ts.background_seconds * 1e3:>11.1f} ms  (not in the time below)")
         e = translator.engine
         lines.append(f"      (llvm parse {e.parse_seconds * 1e3:.1f} ms, optimise {e.opt_seconds * 1e3:.1f} ms, "
                      f"codegen {e.codegen_seconds * 1e3:.1f} ms)")

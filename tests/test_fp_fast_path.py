@@ -69,7 +69,7 @@ def machine(request):
     m = Machine(16 << 20)
     saved = translator_module.HOT_THRESHOLD
     translator_module.HOT_THRESHOLD = 1 if request.param == "optimised" else 1 << 62
-    m.translator = translator_module.Translator(m.hart)
+    m.translator = translator_module.Translator(m.hart, background=False)
     m.expected_tier = 1 if request.param == "optimised" else 0
     yield m
     translator_module.HOT_THRESHOLD = saved

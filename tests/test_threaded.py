@@ -31,7 +31,7 @@ def run_guest(path, threshold, first_tier="threaded", seconds=60.0):
     saved = translator_module.HOT_THRESHOLD
     translator_module.HOT_THRESHOLD = threshold
     try:
-        translator = translator_module.Translator(machine.hart, first_tier=first_tier)
+        translator = translator_module.Translator(machine.hart, first_tier=first_tier, background=False)
         run_native(machine, translator)
     finally:
         translator_module.HOT_THRESHOLD = saved

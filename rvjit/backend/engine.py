@@ -1,5 +1,6 @@
 """LLVM through llvmlite: compile LLVM IR text to host code and hand back function addresses."""
 import ctypes
+import threading
 import time
 
 import llvmlite.binding as llvm
@@ -35,8 +36,13 @@ class Engine:
         self.ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.tm)
         self.pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
         self.parse_seconds = self.opt_seconds = self.codegen_seconds = 0.0
+        self._lock = threading.Lock()       # the background compiler shares the hot engine
 
     def compile(self, ir_text: str, names: list[str], keep_module: bool = False) -> CompiledModule:
+        with self._lock:
+            return self._compile(ir_text, names, keep_module)
+
+    def _compile(self, ir_text, names, keep_module):
         t0 = time.perf_counter()
         mod = llvm.parse_assembly(ir_text)
         mod.verify()

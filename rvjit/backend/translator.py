@@ -18,6 +18,7 @@ from .fptable import fp_table
 from .llvmgen import first_tier_module, memory_runtime_module
 from .regiongen import regions_module
 from . import threaded
+from .background import BackgroundCompiler, CompileJob
 
 PAGE_SHIFT = 12
 PAGE = 1 << PAGE_SHIFT
@@ -68,6 +69,7 @@ class Translation:
     records: object = None        # ... and the numpy array holding them (kept alive here)
     insns: list = field(default_factory=list)   # the decoded instructions
     region: tuple = ()            # optimised: guest pcs of the blocks compiled into its function
+    compiling: bool = False       # part of a region being optimised in the background
 
 
 class TranslatorStats:
@@ -76,13 +78,15 @@ class TranslatorStats:
         self.guest_insns_translated = 0
         self.invalidations = 0
         self.promoted = 0
+        self.background_seconds = 0.0   # optimising on the compiler thread (not on the guest's)
         self.threaded_blocks = 0
         self.seconds = {"decode+lift": 0.0, "threading": 0.0, "handler-compile": 0.0, "llvm-ir": 0.0,
                         "llvm-compile": 0.0, "optimising hot": 0.0, "fp runtime": 0.0}
 
 
 class Translator:
-    def __init__(self, hart, opt_level: int = 2, tiered: bool = True, first_tier: str = "threaded"):
+    def __init__(self, hart, opt_level: int = 2, tiered: bool = True, first_tier: str = "threaded",
+                 background: bool = True):
         if first_tier not in ("threaded", "compiled"):
             raise ValueError(f"first_tier must be 'threaded' or 'compiled', not {first_tier!r}")
         self.hart = hart
@@ -92,6 +96,9 @@ class Translator:
         # Tier 0: cheap unoptimised code for everything; tier 1: optimised code for hot blocks.
         self.engine = Engine(0 if tiered else opt_level)
         self.hot_engine = Engine(opt_level) if tiered else None
+        # Hot regions compile on a second thread unless asked not to (tests wanting promotion
+        # at a known moment).
+        self.compiler = BackgroundCompiler(self.hot_engine) if tiered and background else None
         # one spare counter at the end: threaded blocks without a counter of their own count there
         self.counters = np.zeros(MAX_COUNTERS + 1, dtype=np.uint64)
         self.counter_owner: list[Translation] = []
@@ -281,23 +288,30 @@ class Translator:
         return ranges
 
     def promote_hot(self, limit: int = 64) -> int:
-        """Recompile the hottest first-tier blocks with optimisation, in one batch."""
-        n = len(self.counter_owner)
-        if self.hot_engine is None or n == 0:
+        """Recompile the hottest first-tier blocks, each with its warm neighbours, as optimised
+        regions; on the background compiler when there is one. Returns regions installed."""
+        if self.hot_engine is None or not self.counter_owner:
             return 0
+        installed = 0
+        if self.compiler is not None and self.compiler.in_flight:
+            for job in self.compiler.finished():
+                installed += self._install_regions(job)
+            if self.compiler.in_flight:         # one job at a time: the hottest code goes first
+                return installed
         # The run loop asks after every trip into native code, which can be every few guest
         # instructions (jump cache flushed by mode changes): scanning the counters is then a
         # large share of the time, so look at most every PROMOTE_INTERVAL seconds.
         now = time.perf_counter()
         if now < self._next_promote_scan:
-            return 0
+            return installed
         self._next_promote_scan = now + PROMOTE_INTERVAL
+        n = len(self.counter_owner)
         hot = np.flatnonzero(self.counters[:n] >= HOT_THRESHOLD)
         if hot.size == 0:
-            return 0
+            return installed
         hot = hot[np.argsort(self.counters[hot])[::-1][:limit]]
         chosen = [self.counter_owner[i] for i in hot]
-        chosen = [t for t in chosen if t.tier == 0 and self.blocks.get((t.pc, t.paddr)) is t]
+        chosen = [t for t in chosen if t.tier == 0 and not t.compiling and self.blocks.get((t.pc, t.paddr)) is t]
         t0 = time.perf_counter()
         regions, included = [], set()
         for t in chosen:                    # hottest first; a block joins one region per batch
@@ -306,24 +320,53 @@ class Translator:
                 included.update(id(m) for m in regions[-1])
         self.counters[hot] = 0
         if not regions:
-            return 0
+            return installed
         names = [f"{r[0].name}_hot" for r in regions]
-        cm = self.hot_engine.compile(regions_module(
-            [(name, [m.block for m in members]) for name, members in zip(names, regions)]), names)
-        for name, members in zip(names, regions):
-            address = cm.addresses[name]
+        ir_text = regions_module([(name, [m.block for m in members]) for name, members in zip(names, regions)])
+        for members in regions:
+            for t in members:
+                t.compiling = True
+                if t.counter is not None:
+                    self.counters[t.counter] = 0
+        job = CompileJob(ir_text, names, list(zip(names, regions)))
+        self.stats.seconds["optimising hot"] += time.perf_counter() - t0
+        if self.compiler is not None:
+            self.compiler.submit(job)
+            return installed
+        t1 = time.perf_counter()
+        job.compiled = self.hot_engine.compile(ir_text, names)
+        self.stats.seconds["optimising hot"] += time.perf_counter() - t1
+        return installed + self._install_regions(job)
+
+    def finish_background_work(self, timeout: float | None = None):
+        """Wait for compiles in flight and install them (tests; reproducible statistics)."""
+        if self.compiler is not None:
+            for job in self.compiler.wait(timeout):
+                self._install_regions(job)
+
+    def _install_regions(self, job) -> int:
+        if job.error is not None:
+            raise job.error
+        self.stats.background_seconds += job.seconds if self.compiler is not None else 0.0
+        installed = 0
+        for name, members in job.payload:
+            for t in members:
+                t.compiling = False
+            # a member dropped meanwhile (its code was written) makes the whole region stale
+            if any(self.blocks.get((t.pc, t.paddr)) is not t for t in members):
+                continue
+            address = job.compiled.addresses[name]
             for t in members:               # the region function can start at any member
                 t.tier, t.address = 1, address
                 t.region = tuple(m.pc for m in members)
                 t.fn = BLOCK_FN(address)
                 t.data, t.records = 0, None     # the run loop is not inside any block: safe to free
-                if t.counter is not None:
-                    self.counters[t.counter] = 0
-        self.stats.promoted += sum(len(r) for r in regions)
-        self.stats.seconds["optimising hot"] += time.perf_counter() - t0
-        # Blocks may chain to stale first-tier copies through the jump cache: refill it lazily.
-        self.flush_jcache()
-        return len(regions)
+            self.stats.promoted += len(members)
+            installed += 1
+        if installed:
+            # Blocks may chain to stale first-tier copies through the jump cache: refill it lazily.
+            self.flush_jcache()
+        return installed
 
     def _warm(self, t: Translation) -> bool:
         """Run often enough to be worth compiling into a neighbour's region (cold exits are not)."""

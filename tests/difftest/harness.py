@@ -143,7 +143,7 @@ def run_rvjit(elf: Path, side: str = "jit", printing: bool = False,
             tiered, opt_level, threshold = JIT_CONFIGS[side]
             if threshold is not None:
                 translator_module.HOT_THRESHOLD = threshold
-            translator = translator_module.Translator(machine.hart, opt_level, tiered)
+            translator = translator_module.Translator(machine.hart, opt_level, tiered, background=False)
             if jit_has_fp():
                 machine.hart.state.fp_table = _fp_table()[0]
             run_native(machine, translator, max_insns)

@@ -1,0 +1,71 @@
+"""Compiling hot code on a second thread while the guest keeps running its first-tier code.
+
+LLVM releases the GIL for the whole of its work (llvmlite calls it through ctypes), and so does
+the guest's native code, so on a machine with two cores optimising a hot region costs the guest
+almost nothing: it runs the threaded version until the optimised one is ready, and the run loop
+installs finished jobs when it is next back in Python.
+"""
+import queue
+import threading
+import time
+
+
+class CompileJob:
+    def __init__(self, ir_text: str, names: list[str], payload):
+        self.ir_text, self.names, self.payload = ir_text, names, payload
+        self.compiled = None
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+
+
+class BackgroundCompiler:
+    def __init__(self, engine):
+        self.engine = engine
+        self._jobs: queue.Queue = queue.Queue()
+        self._done: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self.in_flight = 0
+
+    def submit(self, job: CompileJob):
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="rvjit-compiler", daemon=True)
+            self._thread.start()
+        self.in_flight += 1
+        self._jobs.put(job)
+
+    def finished(self) -> list[CompileJob]:
+        """Jobs completed since the last call (never blocks)."""
+        out = []
+        while True:
+            try:
+                out.append(self._done.get_nowait())
+            except queue.Empty:
+                break
+        self.in_flight -= len(out)
+        return out
+
+    def wait(self, timeout: float | None = None) -> list[CompileJob]:
+        """Block until every submitted job is done (or timeout); returns them."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        out = []
+        while self.in_flight > len(out):
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            try:
+                out.append(self._done.get(timeout=left))
+            except queue.Empty:
+                break
+        self.in_flight -= len(out)
+        return out
+
+    def _work(self):
+        while True:
+            job = self._jobs.get()
+            t0 = time.perf_counter()
+            try:
+                job.compiled = self.engine.compile(job.ir_text, job.names)
+            except BaseException as e:          # reported on the main thread, never lost
+                job.error = e
+            job.seconds = time.perf_counter() - t0
+            self._done.put(job)
