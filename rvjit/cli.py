@@ -91,6 +91,23 @@ def _is_elf(path: str) -> bool:
         return False  # check_file reports the real problem
 
 
+def _add_cache(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cache-dir", metavar="DIR",
+        help="keep compiled code here between runs (default $XDG_CACHE_HOME/rvjit/objects, "
+             "i.e. ~/.cache/rvjit/objects)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="neither read nor write the compiled-code cache")
+
+
+def _apply_cache_options(args: argparse.Namespace) -> None:
+    # The engines read these when they are created (rvjit.backend.objcache).
+    if getattr(args, "no_cache", False):
+        os.environ["RVJIT_NO_CACHE"] = "1"
+    elif getattr(args, "cache_dir", None):
+        os.environ["RVJIT_CACHE_DIR"] = os.path.abspath(args.cache_dir)
+
+
 def _add_memory(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument(
         "-m", "--memory", metavar="SIZE",
@@ -118,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print JIT and execution statistics at exit")
     run.add_argument("--trace", action="store_true",
                      help="trace each executed block to stderr (slow)")
+    _add_cache(run)
     run.set_defaults(handler=_cmd_run)
 
     explain = sub.add_parser(
@@ -162,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="write the generated device tree blob to FILE")
     boot.add_argument("--stats", action="store_true",
                       help="print JIT and execution statistics at exit")
+    _add_cache(boot)
     boot.set_defaults(handler=_cmd_boot)
     return parser
 
@@ -181,6 +200,7 @@ def _main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_usage(sys.stderr)
         return 2
+    _apply_cache_options(args)
     try:
         status = args.handler(args)
         sys.stdout.flush()  # surface a broken pipe here, not at interpreter exit

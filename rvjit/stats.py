@@ -19,6 +19,12 @@ def format_run_stats(machine, translator, rs, total_seconds) -> str:
                   f"  blocks optimised when hot   {ts.promoted:>14,}"]
         for stage, sec in ts.seconds.items():
             lines.append(f"    {stage:<26}{sec * 1e3:>12.1f} ms")
+        caches = [e.cache for e in (translator.engine, translator.hot_engine,
+                                    getattr(translator.library, "engine", None))
+                  if e is not None and e.cache is not None]
+        if caches:
+            lines.append(f"  code cache from disk        {sum(c.hits for c in caches):>7,} hits {sum(c.misses for c in caches):>5,} misses"
+                         f"  ({caches[0].directory})")
         if translator.compiler is not None:
             lines.append(f"  optimising on 2nd thread    {ts.background_seconds * 1e3:>11.1f} ms  (not in the time below)")
         e = translator.engine

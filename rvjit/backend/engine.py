@@ -5,6 +5,8 @@ import time
 
 import llvmlite.binding as llvm
 
+from . import objcache
+
 _initialized = False
 
 
@@ -26,14 +28,25 @@ class CompiledModule:
 class Engine:
     """One MCJIT execution engine; every compiled block module is added to it."""
 
-    def __init__(self, opt_level: int = 2):
+    def __init__(self, opt_level: int = 2, cache_dir: str | None = "default"):
+        """cache_dir: where compiled objects are kept between runs ("default": see objcache;
+        None: no cache)."""
         _init()
         self.opt_level = opt_level
         target = llvm.Target.from_default_triple()
+        cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
         self.tm = target.create_target_machine(
-            opt=opt_level, reloc="pic", codemodel="default", cpu=llvm.get_host_cpu_name(),
-            features=llvm.get_host_cpu_features().flatten())
+            opt=opt_level, reloc="pic", codemodel="default", cpu=cpu, features=features)
         self.ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.tm)
+        if cache_dir == "default":
+            cache_dir = objcache.default_directory()
+        self.cache = None
+        if cache_dir is not None:
+            signature = f"llvm {llvm.llvm_version_info} {llvm.get_default_triple()} {cpu} {features} O{opt_level}"
+            self.cache = objcache.ObjectCache(cache_dir, signature)
+            self._from_cache: dict[str, bytes] = {}
+            self._to_cache: set[str] = set()
+            self.ee.set_object_cache(self._object_compiled, self._cached_object)
         self.pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
         self.parse_seconds = self.opt_seconds = self.codegen_seconds = 0.0
         self._lock = threading.Lock()       # the background compiler shares the hot engine
@@ -44,10 +57,19 @@ class Engine:
 
     def _compile(self, ir_text, names, keep_module):
         t0 = time.perf_counter()
+        key = self.cache.key(ir_text) if self.cache is not None and not keep_module else None
+        cached = self.cache.load(key) if key is not None else None
         mod = llvm.parse_assembly(ir_text)
         mod.verify()
         t1 = time.perf_counter()
-        self._optimize(mod)
+        if key is not None:
+            mod.name = key
+            if cached is not None:
+                self._from_cache[key] = cached
+            else:
+                self._to_cache.add(key)
+        if cached is None:
+            self._optimize(mod)
         t2 = time.perf_counter()
         optimized = str(mod) if keep_module else None
         self.ee.add_module(mod)
@@ -61,6 +83,16 @@ class Engine:
         if keep_module:
             cm.module = mod
         return cm
+
+    # MCJIT's object cache hooks: asked for each module's object before compiling it, and told
+    # about each object it compiled.
+    def _cached_object(self, module):
+        return self._from_cache.pop(module.name, None)
+
+    def _object_compiled(self, module, buffer):
+        if module.name in self._to_cache:
+            self._to_cache.discard(module.name)
+            self.cache.store(module.name, bytes(buffer))
 
     def _optimize(self, mod):
         # llvmlite's module pass manager cannot be run twice: build one per module.

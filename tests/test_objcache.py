@@ -1,0 +1,92 @@
+"""The on-disk cache of compiled objects (rvjit.backend.objcache) and the engine's use of it."""
+import ctypes
+import multiprocessing
+import os
+
+from rvjit.backend.engine import Engine
+from rvjit.backend.objcache import MAGIC, ObjectCache
+
+ADD_IR = """define i64 @add_{n}(i64 %a, i64 %b) {{
+  %r = add i64 %a, %b
+  %s = mul i64 %r, {n}
+  ret i64 %s
+}}
+"""
+
+
+def _call(engine, n, a, b):
+    cm = engine.compile(ADD_IR.format(n=n), [f"add_{n}"])
+    fn = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_int64)(cm.addresses[f"add_{n}"])
+    return fn(a, b)
+
+
+def _file(cache, key):
+    return cache._path(key)
+
+
+def test_round_trip_and_rejection_of_damaged_files(tmp_path):
+    cache = ObjectCache(str(tmp_path), "sig")
+    key = cache.key("some ir")
+    assert cache.load(key) is None
+    cache.store(key, b"\x7fELF object bytes")
+    assert cache.load(key) == b"\x7fELF object bytes"
+    path = _file(cache, key)
+    blob = open(path, "rb").read()
+    for damaged in (blob[:-3], blob[:-1] + bytes([blob[-1] ^ 1]), b"garbage" + blob[7:], MAGIC):
+        open(path, "wb").write(damaged)
+        assert cache.load(key) is None
+        assert not os.path.exists(path)           # dropped, to be rebuilt
+    assert cache.rejected == 4
+
+
+def test_key_depends_on_ir_and_signature(tmp_path):
+    a, b = ObjectCache(str(tmp_path), "cpu A"), ObjectCache(str(tmp_path), "cpu B")
+    assert a.key("ir") != b.key("ir") and a.key("ir") != a.key("ir2") and a.key("ir") == a.key("ir")
+
+
+def test_second_engine_loads_the_object_and_it_runs(tmp_path):
+    first = Engine(2, cache_dir=str(tmp_path))
+    assert _call(first, 3, 4, 5) == 27
+    assert first.cache.misses == 1 and first.cache.hits == 0
+    second = Engine(2, cache_dir=str(tmp_path))
+    assert _call(second, 3, 10, 1) == 33
+    assert second.cache.hits == 1
+
+
+def test_corrupt_object_is_recompiled(tmp_path):
+    first = Engine(2, cache_dir=str(tmp_path))
+    _call(first, 7, 1, 1)
+    path = _file(first.cache, first.cache.key(ADD_IR.format(n=7)))
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    second = Engine(2, cache_dir=str(tmp_path))
+    assert _call(second, 7, 2, 3) == 35
+    assert second.cache.rejected == 1 and second.cache.hits == 0
+    third = Engine(2, cache_dir=str(tmp_path))    # rebuilt by the second
+    assert _call(third, 7, 1, 2) == 21 and third.cache.hits == 1
+
+
+def _writer(directory, payload, rounds):
+    cache = ObjectCache(directory, "sig")
+    for _ in range(rounds):
+        cache.store(cache.key("shared"), payload)
+
+
+def test_concurrent_writers_leave_a_whole_file(tmp_path):
+    payloads = [bytes([i]) * (200_000 + i) for i in range(4)]
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(str(tmp_path), p, 30)) for p in payloads]
+    for p in procs:
+        p.start()
+    cache = ObjectCache(str(tmp_path), "sig")
+    seen = 0
+    while any(p.is_alive() for p in procs):
+        got = cache.load(cache.key("shared"))
+        assert got is None or got in payloads       # never a mixture or a torn file
+        seen += got is not None
+    for p in procs:
+        p.join()
+        assert p.exitcode == 0
+    assert cache.load(cache.key("shared")) in payloads
+    assert cache.rejected == 0
