@@ -193,7 +193,8 @@ def test_mprv_uses_mpp_for_loads_and_stores_only():
     assert hart.mmu.translate(VA, ACCESS_STORE) == DATA
     assert hart.mmu.translate(VA, FETCH) == VA        # fetches use the current mode
     assert fault_of(hart, RAM_BASE, ACCESS_LOAD) == (13, RAM_BASE)
-    assert hart.state.tlb[(RAM_BASE >> 12) % TLB_ENTRIES].tag_read == NO_TAG
+    # the identity entry filled in M-mode no longer matches: tags carry the translation mode
+    assert hart.state.tlb[(RAM_BASE >> 12) % TLB_ENTRIES].tag_read != (RAM_BASE >> 12) | hart.state.tlb_mode
     hart.csr.access(0x300, 3 << 11, "rs", False, True)            # MPP = M: identity again
     assert hart.mmu.translate(VA, ACCESS_LOAD) == VA
 
@@ -265,13 +266,7 @@ def _tlb_tags(hart):
     return {(e.tag_read, e.tag_write) for e in hart.state.tlb}
 
 
-@pytest.mark.parametrize("event", ["sfence", "satp", "priv", "sum", "mret"])
-def test_events_flush_the_tlb_and_remembered_walks(event):
-    m, p = setup()
-    p.map(VA, DATA, RW)
-    hart = p.enable()
-    hart.mem.store(VA, 7, 8)
-    assert _tlb_tags(hart) != {(NO_TAG, NO_TAG)} and hart.mmu.cache
+def _event(hart, p, event):
     if event == "sfence":
         hart.do_sys("sfence.vma", hart.state.pc, 0x12000073)
     elif event == "satp":
@@ -282,11 +277,61 @@ def test_events_flush_the_tlb_and_remembered_walks(event):
         hart.csr.access(0x100, SUM, "rs", False, True)
     else:
         hart.set_priv(PRV_M)
-        hart.state.mstatus |= MPRV | (1 << 11)       # MPRV with MPP = S ...
+        hart.csr.access(0x300, MPRV | (1 << 11), "rs", False, True)   # MPRV with MPP = S ...
         hart.mem.store(VA, 7, 8)
         hart.csr.mepc = hart.state.pc
         hart.state.mstatus |= 3 << 11                # ... mret to M: MPP becomes U
         hart.do_sys("mret", hart.state.pc, 0x30200073)
+
+
+@pytest.mark.parametrize("event", ["priv", "sum", "mret"])
+def test_mode_changes_leave_earlier_entries_unmatchable(event):
+    """TLB entries carry the mode they were filled in: after a switch they stay (for the way
+    back) but cannot match, so no access uses permissions checked for another mode."""
+    m, p = setup()
+    p.map(VA, DATA, RW)
+    hart = p.enable()
+    hart.mem.store(VA, 7, 8)
+    vpn = VA >> 12
+    e = hart.state.tlb[vpn % TLB_ENTRIES]
+    filled = e.tag_read
+    assert filled == vpn | hart.state.tlb_mode
+    _event(hart, p, event)
+    assert e.tag_read != vpn | hart.state.tlb_mode and e.tag_write != vpn | hart.state.tlb_mode
+
+
+def test_user_mode_cannot_use_a_supervisor_entry():
+    m, p = setup()
+    p.map(VA, DATA, RW)                              # not a U page
+    hart = p.enable()
+    hart.mem.store(VA, 7, 8)                         # S-mode fills the TLB
+    hart.set_priv(PRV_U)
+    assert fault_of(hart, VA, ACCESS_LOAD) == (13, VA)
+
+
+def test_sfence_of_one_page_keeps_the_others():
+    m, p = setup()
+    p.map(VA, DATA, RW)
+    p.map(VA + 0x1000, DATA + 0x1000, RW)
+    hart = p.enable()
+    hart.mem.store(VA, 7, 8)
+    hart.mem.store(VA + 0x1000, 7, 8)
+    hart.state.x[10] = VA
+    hart.do_sys("sfence.vma", hart.state.pc, 0x12050073)    # sfence.vma a0, zero
+    tlb = hart.state.tlb
+    assert tlb[(VA >> 12) % TLB_ENTRIES].tag_read == NO_TAG
+    assert tlb[((VA >> 12) + 1) % TLB_ENTRIES].tag_read != NO_TAG
+    assert VA >> 12 not in hart.mmu.cache and (VA >> 12) + 1 in hart.mmu.cache
+
+
+@pytest.mark.parametrize("event", ["sfence", "satp"])
+def test_events_flush_the_tlb_and_remembered_walks(event):
+    m, p = setup()
+    p.map(VA, DATA, RW)
+    hart = p.enable()
+    hart.mem.store(VA, 7, 8)
+    assert _tlb_tags(hart) != {(NO_TAG, NO_TAG)} and hart.mmu.cache
+    _event(hart, p, event)
     assert _tlb_tags(hart) == {(NO_TAG, NO_TAG)} and not hart.mmu.cache
 
 
@@ -341,7 +386,7 @@ def test_remap_with_sfence_vma_is_seen_by_hot_code(engine):
     assert (x[A2], x[A3]) == (111, 222)
     assert (m.ram.load(old + 8, 8), m.ram.load(new + 8, 8)) == (0x55, 0x66)
     e = hart.state.tlb[(VA >> 12) % TLB_ENTRIES]
-    assert e.tag_write == VA >> 12 and (VA + e.addend + RAM_BASE) % (1 << 64) == new
+    assert e.tag_write == (VA >> 12) | hart.state.tlb_mode and (VA + e.addend + RAM_BASE) % (1 << 64) == new
 
 
 def test_jit_jump_cache_follows_a_remapped_code_page():

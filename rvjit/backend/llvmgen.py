@@ -179,7 +179,10 @@ class FunctionWriter:
         tp = self.t()
         self.emit(f"{tp} = getelementptr i8, ptr {ebase}, i64 {OFFSETS['tlb'] + TLB_FIELD[tag_field]}")
         self.emit(f"{tag} = load i64, ptr {tp}")
-        self.emit(f"{ok} = icmp eq i64 {tag}, {vpn}")
+        mode, want = self.t(), self.t()
+        self.emit(f"{mode} = load i64, ptr {self.field_ptr(OFFSETS['tlb_mode'])}")
+        self.emit(f"{want} = or i64 {vpn}, {mode}")
+        self.emit(f"{ok} = icmp eq i64 {tag}, {want}")
         if size > 1:      # an access crossing into the next page takes the slow path
             po, inpage, both = self.t(), self.t(), self.t()
             self.emit(f"{po} = and i64 {addr}, {PAGE - 1}")

@@ -124,6 +124,7 @@ class Translator:
         hart.state.fp_table = 0          # compiled when the first FP instruction is translated
         hart.mem.on_code_write = self.invalidate_page
         hart.on_flush.append(self.flush_jcache)
+        hart.on_flush_page.append(self.flush_jcache_page)
         hart.on_priv_change.append(self.switch_jcache)
         self.stats = TranslatorStats()
 
@@ -131,6 +132,21 @@ class Translator:
         """Forget every jump cache entry: the current table now, the others when next used."""
         self.jcache[:, 0] = 1
         self.stale_jcaches = {p for p in range(4) if p != self.hart.state.priv}
+
+    def flush_jcache_page(self, vaddr: int):
+        """Forget jump cache entries for guest pcs on one virtual page."""
+        page = (vaddr & ((1 << 64) - 1)) >> PAGE_SHIFT
+        slots = PAGE >> 1                       # pc >> 1 indexes the table: 2048 per page
+        first = (page * slots) & ((1 << JCACHE_BITS) - 1)
+        # M-mode fetches are not translated: only the U and S tables can hold stale entries
+        tags = self.jcaches[:2, first:first + slots, 0]
+        tags[(tags >> np.uint64(PAGE_SHIFT)) == np.uint64(page)] = 1
+
+    def _forget(self, t: Translation):
+        """Remove one translation's jump cache entries (every table)."""
+        slot = (t.pc >> 1) & ((1 << JCACHE_BITS) - 1)
+        entries = self.jcaches[:, slot]
+        entries[(entries[:, 0] == np.uint64(t.pc)) & (entries[:, 1] == np.uint64(t.address)), 0] = 1
 
     def switch_jcache(self, priv: int):
         if priv in self.stale_jcaches:
@@ -357,15 +373,13 @@ class Translator:
                 continue
             address = job.compiled.addresses[name]
             for t in members:               # the region function can start at any member
+                self._forget(t)             # jump cache entries still naming first-tier code
                 t.tier, t.address = 1, address
                 t.region = tuple(m.pc for m in members)
                 t.fn = BLOCK_FN(address)
                 t.data, t.records = 0, None     # the run loop is not inside any block: safe to free
             self.stats.promoted += len(members)
             installed += 1
-        if installed:
-            # Blocks may chain to stale first-tier copies through the jump cache: refill it lazily.
-            self.flush_jcache()
         return installed
 
     def _warm(self, t: Translation) -> bool:
@@ -400,12 +414,12 @@ class Translator:
             t = self.blocks.pop(key, None)
             if t is not None:
                 self.stats.invalidations += 1
+                self._forget(t)
                 if t.records is not None:
                     self._dropped_records.append(t.records)
                 for other in t.pages:
                     if other != page and key in self.by_page.get(other, ()):
                         self.by_page[other].remove(key)
-        self.flush_jcache()
         self.hart.request_stop()
 
 

@@ -9,7 +9,7 @@ from ..ir.interp import run_ops
 from .csr import CsrFile
 from .memory import MemoryPort
 from .mmu import Mmu
-from .state import HartState, NO_TAG, ACCESS_KINDS, EXIT_STOP, EXIT_NONE
+from .state import HartState, NO_TAG, ACCESS_KINDS, EXIT_STOP, EXIT_NONE, TLB_MODE_SHIFT
 from .trap import (GuestTrap, enter_trap, do_mret, do_sret, pending_interrupt, PRV_M, PRV_S,
                    ILLEGAL_INSN, INSN_ACCESS)
 from .csr import MSTATUS_TSR, MSTATUS_TW, MSTATUS_TVM
@@ -37,6 +37,8 @@ class Hart:
         self.slice_budget = 0
         self.on_flush = []               # called when cached translations of addresses go stale
         self.on_priv_change = []         # called with the new privilege level
+        self.on_flush_page = []          # called with a virtual address whose mapping went stale
+        self.update_tlb_mode()
         self.x = st.x
         self.f = st.f
         self._lifted = {}                # (pc, raw) -> lifted single instruction (interpreter)
@@ -58,30 +60,46 @@ class Hart:
             self.state.exit_reason = EXIT_STOP
 
     def csr_written(self, name):
-        # Writes that can unmask an interrupt or change translation: let the run loop look again.
-        self.request_stop()
+        """After a CSR write: leave native code only if the run loop has work to do now, an
+        interrupt the write unmasked or a new address space. Linux writes sstatus (interrupt
+        enable, SUM) and sscratch on every trap and uaccess; stopping for each cost more than
+        everything else its boot does."""
+        if name == "satp" or pending_interrupt(self) is not None:
+            self.request_stop()
 
     def set_priv(self, priv: int):
+        """Enter privilege level priv (trap entry, mret, sret: mstatus may have changed too)."""
         if priv != self.state.priv:
             self.state.priv = priv
-            # The TLB caches permissions of one privilege level; the jump caches are kept per
-            # level (switching is cheap, refilling them through Python after a flush is not).
-            self.mem.flush_tlb()
+            # The jump caches are kept per level (switching is cheap, refilling them through
+            # Python after a flush is not).
             if self.on_priv_change:
                 for fn in self.on_priv_change:
                     fn(priv)
             else:
                 self.flush_translation_caches()
+        self.update_tlb_mode()
+
+    def update_tlb_mode(self):
+        """TLB entries are tagged with the data-translation mode they were filled in."""
+        self.state.tlb_mode = self.mmu.data_mode() << TLB_MODE_SHIFT
 
     def write_satp(self, value: int):
         self.mmu.write_satp(value)       # WARL: an unsupported mode leaves satp as it was
         self.flush_translation_caches()
 
     def mstatus_changed(self, old: int):
-        """Loads and stores translate differently once MPRV, MPP, SUM or MXR change. Fetches do
-        not depend on them, so the jump cache stays; the TLB and the MMU's walks go."""
+        """Loads and stores translate differently once MPRV, MPP, SUM or MXR change: they now
+        use (and fill) TLB entries and MMU walks of another mode. Fetches do not depend on them."""
         if (old ^ self.state.mstatus) & DATA_TRANSLATION_BITS:
-            self.mem.flush_tlb()
+            self.update_tlb_mode()
+
+    def flush_translation_page(self, vaddr: int):
+        if not self.mem.flush_tlb_page(vaddr):
+            self.flush_translation_caches()      # the page lay in a superpage: all of it
+            return
+        for fn in self.on_flush_page:
+            fn(vaddr)
 
     def flush_translation_caches(self):
         self.mem.flush_tlb()             # also forgets the MMU's remembered walks
@@ -129,10 +147,16 @@ class Hart:
             return None
         st.pc = pc + 4
         if kind == "sfence.vma":
-            self.flush_translation_caches()
+            rs1 = ((raw or self._raw_at(pc)) >> 15) & 31
+            if rs1 == 0:
+                self.flush_translation_caches()
+            else:                            # one page: Linux's common case (flush_tlb_page)
+                self.flush_translation_page(st.x[rs1])
         elif kind == "fence.i":
-            for fn in self.on_flush:
-                fn()
+            # Nothing to do: every store that reaches translated code already dropped its
+            # translations (MemoryPort watches code pages), so no stale code can run. Linux
+            # patches tens of thousands of instructions at boot, each followed by fence.i.
+            pass
         elif kind == "wfi":
             return "wfi"
         return None

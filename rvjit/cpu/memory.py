@@ -125,18 +125,29 @@ class MemoryPort:
     # --- the software TLB shared with generated code -------------------------------------------
     def _fill_tlb(self, vaddr, paddr, access):
         vpn, ppn = vaddr >> PAGE_SHIFT, paddr >> PAGE_SHIFT
-        e = self.hart.state.tlb[vpn % TLB_ENTRIES]
+        st = self.hart.state
+        e = st.tlb[vpn % TLB_ENTRIES]
+        tag = vpn | st.tlb_mode                  # valid only in the mode it was filled in
         addend = ((ppn << PAGE_SHIFT) - self.ram.base - (vpn << PAGE_SHIFT)) & M64
-        if e.tag_read != vpn or e.addend != addend:
-            e.tag_read, e.tag_write, e.addend = vpn, NO_TAG, addend
+        if e.tag_read != tag or e.addend != addend:
+            e.tag_read, e.tag_write, e.addend = tag, NO_TAG, addend
         # Direct writes only once a store was allowed here (so the MMU has set the dirty bit),
         # and never to pages whose writes Python must see.
         if access in (ACCESS_STORE, ACCESS_AMO) and ppn not in self.code_pages and ppn not in self.watched:
-            e.tag_write = vpn
+            e.tag_write = tag
 
     def flush_tlb(self):
         self._tlb_words()[:, :2] = NO_TAG      # tag_read, tag_write of every entry
         self.hart.mmu.flush()                  # and the walks the MMU remembers
+
+    def flush_tlb_page(self, vaddr: int) -> bool:
+        """Forget one virtual page (sfence.vma rs1). False if everything had to go instead."""
+        if not self.hart.mmu.flush_page(vaddr):
+            self.flush_tlb()
+            return False
+        vpn = (vaddr & M64) >> PAGE_SHIFT
+        self._tlb_words()[vpn % TLB_ENTRIES, :2] = NO_TAG    # entries of every mode share a slot
+        return True
 
     def _tlb_words(self):
         # A numpy view of the TLB inside the hart state: flushing is a single fill.

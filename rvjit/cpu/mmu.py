@@ -53,7 +53,8 @@ class Mmu:
     def __init__(self, hart, ram):
         self.hart = hart
         self.ram = ram
-        self.cache: dict[tuple[int, int], int] = {}    # (vpn, class) -> physical page base
+        self.cache: dict[int, dict] = {}    # vpn -> {(class, mode): physical page base}
+        self.superpages: set[tuple[int, int]] = set()       # (first vpn, pages) walked to
 
     # --- satp ------------------------------------------------------------------------------------
     def write_satp(self, value: int):
@@ -66,8 +67,14 @@ class Mmu:
 
     def flush(self):
         self.cache.clear()
+        self.superpages.clear()
 
     # --- translation -----------------------------------------------------------------------------
+    def data_mode(self) -> int:
+        """What loads and stores translate under: effective privilege, SUM, MXR (4 bits)."""
+        ms = self.hart.state.mstatus
+        return self.effective_priv(0) | (4 if ms & MSTATUS_SUM else 0) | (8 if ms & MSTATUS_MXR else 0)
+
     def effective_priv(self, access: int) -> int:
         st = self.hart.state
         if access != ACCESS_FETCH and st.priv == PRV_M and st.mstatus & MSTATUS_MPRV:
@@ -85,14 +92,33 @@ class Mmu:
             return vaddr
         cls = _access_class(access)
         vpn = vaddr >> PAGE_SHIFT
-        base = self.cache.get((vpn, cls))
-        if base is not None:
-            return base | (vaddr & PAGE_MASK)
-        paddr = self._walk(vaddr, cls, priv, satp, LEVELS[mode])
+        # remembered per mode: priv for fetches; priv, SUM and MXR for data (see data_mode)
+        key = (cls, priv if cls == _FETCH else self.data_mode())
+        page = self.cache.get(vpn)
+        if page is not None:
+            base = page.get(key)
+            if base is not None:
+                return base | (vaddr & PAGE_MASK)
+        paddr, pages = self._walk(vaddr, cls, priv, satp, LEVELS[mode])
         if len(self.cache) >= CACHE_LIMIT:
             self.cache.clear()
-        self.cache[(vpn, cls)] = paddr & ~PAGE_MASK
+            self.superpages.clear()
+            page = None
+        if pages > 1:
+            self.superpages.add((vpn & ~(pages - 1), pages))
+        if page is None:
+            page = self.cache[vpn] = {}
+        page[key] = paddr & ~PAGE_MASK
         return paddr
+
+    def flush_page(self, vaddr: int) -> bool:
+        """sfence.vma for one address. False if the address lies in a superpage whose pages
+        were remembered separately: then the caller must flush everything."""
+        vpn = (vaddr & ((1 << 64) - 1)) >> PAGE_SHIFT
+        if any(start <= vpn < start + n for start, n in self.superpages):
+            return False
+        self.cache.pop(vpn, None)
+        return True
 
     def _walk(self, vaddr, cls, priv, satp, levels):
         page_fault = GuestTrap(_PAGE_FAULT[cls], vaddr)
@@ -124,7 +150,7 @@ class Mmu:
         if pte & wanted != wanted:                  # hardware A/D update, like QEMU
             ram.store(pte_addr, pte | wanted, 8)
         page_offset_bits = PAGE_SHIFT + low_ppn_bits
-        return (ppn << PAGE_SHIFT) | (vaddr & ((1 << page_offset_bits) - 1))
+        return (ppn << PAGE_SHIFT) | (vaddr & ((1 << page_offset_bits) - 1)), 1 << low_ppn_bits
 
     def _check_leaf(self, pte, cls, priv, page_fault):
         if priv == PRV_U:

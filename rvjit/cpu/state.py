@@ -8,6 +8,10 @@ import ctypes
 TLB_ENTRIES = 4096              # direct-mapped software TLB, indexed by virtual page number
 JCACHE_BITS = 16                # native jump cache: 64 Ki entries of (guest pc, host function, data)
 NO_TAG = (1 << 64) - 1          # TLB tag that never matches a page number
+# TLB tags are vpn | mode << TLB_MODE_SHIFT: a virtual page number has at most 52 bits, so entries
+# filled in different translation modes (privilege, SUM, MXR) never match each other, and a mode
+# switch (every trap, every SBI call, every uaccess SUM toggle) needs no flush.
+TLB_MODE_SHIFT = 52
 
 
 class TlbEntry(ctypes.Structure):
@@ -60,6 +64,7 @@ class HartState(ctypes.Structure):
         ("jcache", ptr),            # JcacheEntry[1 << JCACHE_BITS]
         ("counters", ptr),          # u64 execution counters of first-tier blocks
         ("mem_table", ptr),         # runtime memory access functions used by first-tier code
+        ("tlb_mode", u64),          # translation mode << TLB_MODE_SHIFT, or-ed into TLB tags
         ("budget_entry", i64),      # budget when the running threaded block was entered (its
                                     # handlers compute the exact budget from it for CSR helpers)
         ("tlb", TlbEntry * TLB_ENTRIES),
