@@ -85,8 +85,26 @@ class Hart:
         self.state.tlb_mode = self.mmu.data_mode() << TLB_MODE_SHIFT
 
     def write_satp(self, value: int):
+        private = set(self.mmu.private_code_pages)
+        old = self.csr.satp
         self.mmu.write_satp(value)       # WARL: an unsupported mode leaves satp as it was
-        self.flush_translation_caches()
+        if old >> 60 == 0 or self.csr.satp >> 60 == 0:
+            self.flush_translation_caches()  # to or from Bare: every pc may mean another page
+        else:
+            self.flush_address_space(private)
+
+    def flush_address_space(self, private_pages=None):
+        """A new address space (satp write, sfence.vma x0, asid): every TLB entry and
+        remembered walk goes, but the jump caches only forget code on non-global pages."""
+        if private_pages is None:
+            private_pages = set(self.mmu.private_code_pages)
+        self.mem.flush_tlb()
+        if not self.on_flush_page:
+            for fn in self.on_flush:
+                fn()
+        for vpn in private_pages:
+            for fn in self.on_flush_page:
+                fn(vpn << 12)
 
     def mstatus_changed(self, old: int):
         """Loads and stores translate differently once MPRV, MPP, SUM or MXR change: they now
@@ -147,8 +165,11 @@ class Hart:
             return None
         st.pc = pc + 4
         if kind == "sfence.vma":
-            rs1 = ((raw or self._raw_at(pc)) >> 15) & 31
-            if rs1 == 0:
+            raw = raw or self._raw_at(pc)
+            rs1, rs2 = (raw >> 15) & 31, (raw >> 20) & 31
+            if rs1 == 0 and rs2 != 0:        # one address space: global mappings stay
+                self.flush_address_space()
+            elif rs1 == 0:
                 self.flush_translation_caches()
             else:                            # one page: Linux's common case (flush_tlb_page)
                 self.flush_translation_page(st.x[rs1])

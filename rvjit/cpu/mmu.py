@@ -55,6 +55,10 @@ class Mmu:
         self.ram = ram
         self.cache: dict[int, dict] = {}    # vpn -> {(class, mode): physical page base}
         self.superpages: set[tuple[int, int]] = set()       # (first vpn, pages) walked to
+        # Pages code was fetched from through non-global mappings since the last flush: only
+        # these can change meaning when the address space changes (satp write, sfence.vma
+        # x0, asid). Kernel code is mapped global, so the jump cache keeps it.
+        self.private_code_pages: set[int] = set()
 
     # --- satp ------------------------------------------------------------------------------------
     def write_satp(self, value: int):
@@ -68,6 +72,7 @@ class Mmu:
     def flush(self):
         self.cache.clear()
         self.superpages.clear()
+        self.private_code_pages.clear()
 
     # --- translation -----------------------------------------------------------------------------
     def data_mode(self) -> int:
@@ -99,7 +104,9 @@ class Mmu:
             base = page.get(key)
             if base is not None:
                 return base | (vaddr & PAGE_MASK)
-        paddr, pages = self._walk(vaddr, cls, priv, satp, LEVELS[mode])
+        paddr, pages, global_mapping = self._walk(vaddr, cls, priv, satp, LEVELS[mode])
+        if cls == _FETCH and not global_mapping:
+            self.private_code_pages.add(vpn)
         if len(self.cache) >= CACHE_LIMIT:
             self.cache.clear()
             self.superpages.clear()
@@ -128,6 +135,7 @@ class Mmu:
             raise page_fault
         table = (satp & SATP_PPN_MASK) << PAGE_SHIFT
         ram = self.ram
+        global_mapping = False                      # a G bit anywhere on the path
         for level in range(levels - 1, -1, -1):
             index = (vaddr >> (PAGE_SHIFT + VPN_BITS * level)) & ((1 << VPN_BITS) - 1)
             pte_addr = table + 8 * index
@@ -137,6 +145,7 @@ class Mmu:
             if not pte & PTE_V or (pte & (PTE_R | PTE_W)) == PTE_W or pte & PTE_HIGH_BITS:
                 raise page_fault
             ppn = (pte >> PTE_PPN_SHIFT) & PTE_PPN_MASK
+            global_mapping = global_mapping or bool(pte & PTE_G)
             if pte & (PTE_R | PTE_X):
                 break                               # a leaf
             table = ppn << PAGE_SHIFT
@@ -150,7 +159,7 @@ class Mmu:
         if pte & wanted != wanted:                  # hardware A/D update, like QEMU
             ram.store(pte_addr, pte | wanted, 8)
         page_offset_bits = PAGE_SHIFT + low_ppn_bits
-        return (ppn << PAGE_SHIFT) | (vaddr & ((1 << page_offset_bits) - 1)), 1 << low_ppn_bits
+        return (ppn << PAGE_SHIFT) | (vaddr & ((1 << page_offset_bits) - 1)), 1 << low_ppn_bits, global_mapping
 
     def _check_leaf(self, pte, cls, priv, page_fault):
         if priv == PRV_U:
