@@ -5,6 +5,7 @@ the guest's native code, so on a machine with two cores optimising a hot region 
 almost nothing: it runs the threaded version until the optimised one is ready, and the run loop
 installs finished jobs when it is next back in Python.
 """
+import collections
 import queue
 import threading
 import time
@@ -22,7 +23,11 @@ class BackgroundCompiler:
     def __init__(self, engine):
         self.engine = engine
         self._jobs: queue.Queue = queue.Queue()
-        self._done: queue.Queue = queue.Queue()
+        # finished jobs: appended by the compiler thread, taken by the run loop (deque appends
+        # and pops are atomic, and checking an empty deque costs nothing: the run loop asks
+        # after every trip into native code)
+        self._done: collections.deque = collections.deque()
+        self._done_event = threading.Event()
         self._thread: threading.Thread | None = None
         self.in_flight = 0
 
@@ -36,11 +41,8 @@ class BackgroundCompiler:
     def finished(self) -> list[CompileJob]:
         """Jobs completed since the last call (never blocks)."""
         out = []
-        while True:
-            try:
-                out.append(self._done.get_nowait())
-            except queue.Empty:
-                break
+        while self._done:
+            out.append(self._done.popleft())
         self.in_flight -= len(out)
         return out
 
@@ -49,13 +51,15 @@ class BackgroundCompiler:
         deadline = None if timeout is None else time.monotonic() + timeout
         out = []
         while self.in_flight > len(out):
+            while self._done:
+                out.append(self._done.popleft())
+            if self.in_flight == len(out):
+                break
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 break
-            try:
-                out.append(self._done.get(timeout=left))
-            except queue.Empty:
-                break
+            self._done_event.wait(0.01 if left is None else min(left, 0.01))
+            self._done_event.clear()
         self.in_flight -= len(out)
         return out
 
@@ -68,4 +72,5 @@ class BackgroundCompiler:
             except BaseException as e:          # reported on the main thread, never lost
                 job.error = e
             job.seconds = time.perf_counter() - t0
-            self._done.put(job)
+            self._done.append(job)
+            self._done_event.set()
