@@ -15,7 +15,8 @@ from ..cpu.trap import GuestTrap
 from ..frontend.lift import lift_block
 from .engine import BLOCK_FN, Engine
 from .fptable import fp_table
-from .llvmgen import first_tier_module, memory_runtime_module
+from .llvmgen import first_tier_module
+from .memruntime import memory_runtime_module
 from .regiongen import regions_module
 from . import threaded
 from .background import BackgroundCompiler, CompileJob
