@@ -57,7 +57,6 @@ class RegionWriter(FunctionWriter):
         for name, ty, k in ((pc, "i64", 1), (budget, "i64", 2), (reason, "i32", 3)):
             incoming = ", ".join(f"[{e[k]}, %{e[0]}]" for e in self.exits)
             self.emit(f"{name} = phi {ty} {incoming}")
-        self.write_back()
         self.store_field(OFFSETS["pc"], pc)
         self.store_field(OFFSETS["budget"], budget)
         given, store, done = self.t(), self.label("reason"), self.label("done")

@@ -143,10 +143,13 @@ class Translator:
         tags = self.jcaches[:2, first:first + slots, 0]
         tags[(tags >> np.uint64(PAGE_SHIFT)) == np.uint64(page)] = 1
 
+    @staticmethod
+    def _slot(pc: int) -> int:
+        return (pc >> 1) & ((1 << JCACHE_BITS) - 1)
+
     def _forget(self, t: Translation):
         """Remove one translation's jump cache entries (every table)."""
-        slot = (t.pc >> 1) & ((1 << JCACHE_BITS) - 1)
-        entries = self.jcaches[:, slot]
+        entries = self.jcaches[:, self._slot(t.pc)]
         entries[(entries[:, 0] == np.uint64(t.pc)) & (entries[:, 1] == np.uint64(t.address)), 0] = 1
 
     def switch_jcache(self, priv: int):
@@ -167,7 +170,7 @@ class Translator:
         return t
 
     def _install(self, t: Translation):
-        slot = (t.pc >> 1) & ((1 << JCACHE_BITS) - 1)
+        slot = self._slot(t.pc)
         self.jcache[slot, 0] = t.pc
         self.jcache[slot, 1] = t.address
         self.jcache[slot, 2] = t.data

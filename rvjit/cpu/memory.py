@@ -141,9 +141,9 @@ class MemoryPort:
         self.hart.mmu.flush()                  # and the walks the MMU remembers
 
     def flush_tlb_page(self, vaddr: int) -> bool:
-        """Forget one virtual page (sfence.vma rs1). False if everything had to go instead."""
+        """Forget one virtual page (sfence.vma rs1). False, having flushed nothing, if the page
+        lies in a superpage: the caller must then flush everything."""
         if not self.hart.mmu.flush_page(vaddr):
-            self.flush_tlb()
             return False
         vpn = (vaddr & M64) >> PAGE_SHIFT
         self._tlb_words()[vpn % TLB_ENTRIES, :2] = NO_TAG    # entries of every mode share a slot
