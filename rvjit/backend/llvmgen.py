@@ -6,9 +6,9 @@ slow path only on a miss. A block ends by chaining straight to the next block th
 jump cache (a `musttail` call), or by returning to the Python run loop with a reason.
 """
 from ..cpu.state import (OFFSETS, TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_FIELD, JCACHE_BITS, JCACHE_WORDS, EXIT_BUDGET,
-                         EXIT_MISS, EXIT_TRAP, EXIT_SYS, ACCESS_KINDS, CSR_OPS, CSR_READ, CSR_WRITE,
-                         SYS_KINDS)
+                         EXIT_MISS, EXIT_TRAP, EXIT_SYS, ACCESS_KINDS, SYS_KINDS)
 from ..ir.ops import to_signed
+from .csrlower import CsrLowering
 from .fplower import FAST_FP, FpLowering
 
 PAGE = 4096
@@ -30,7 +30,7 @@ def c64(v: int) -> str:
     return str(to_signed(v & ((1 << 64) - 1)))
 
 
-class FunctionWriter(FpLowering):
+class FunctionWriter(FpLowering, CsrLowering):
     def __init__(self, name: str, block, counter_index: int | None = None, compact: bool = False,
                  inline_memory: bool | None = None):
         self.name = name
@@ -347,13 +347,7 @@ class FunctionWriter(FpLowering):
             self.stop_flags.append(sf)
             return None
         if n == "csr":
-            at = op.attrs
-            packed = at["csr"] | CSR_OPS[at["csrop"]] << 12 | (CSR_READ if at["read"] else 0) << 12 \
-                | (CSR_WRITE if at["write"] else 0) << 12 | at["raw"] << 32
-            r, stop = self.call_helper("csr_helper", idx, f"i64 {a[0]}, i64 {c64(packed)}, i64 0")
-            self.field_values.clear()
-            self.stop_flags.append(stop)
-            return r
+            return self.lower_csr(op, idx, a)
         if n == "fp":
             if not self.memory_calls and op.attrs["prim"] in FAST_FP:
                 return self.lower_fp_with_fast_path(op, a)

@@ -28,7 +28,7 @@ MAX_COUNTERS = 1 << 20
 # costs ~6 ms a block and saves a few ns a run, so only blocks that keep running pay it back.
 HOT_THRESHOLD = 50_000
 BATCH_BLOCKS = 16           # blocks compiled together when one is missing
-PROMOTE_INTERVAL = 0.002    # seconds between scans of the run counters for hot blocks
+PROMOTE_INTERVAL = 0.01     # seconds between scans of the run counters for hot blocks
 MAX_REGION_BLOCKS = 16      # blocks compiled into one hot region (a hot block and its neighbours)
 WARM_THRESHOLD = HOT_THRESHOLD // 16   # runs that earn a neighbour a place in a hot region
 
@@ -116,6 +116,9 @@ class Translator:
         self.jcaches = np.zeros((4, 1 << JCACHE_BITS, JCACHE_WORDS), dtype=np.uint64)
         self.jcaches[:, :, 0] = 1
         self.stale_jcaches: set[int] = set()
+        # Virtual pages the U and S jump caches may hold entries for since their last flush:
+        # most sfence.vma pages are data pages, and then there is nothing to search.
+        self.jcache_vpages: set[int] = set()
         self.jcache = self.jcaches[hart.state.priv]
         # Records of dropped threaded blocks: native code may still be running one (a store that
         # invalidates its own block), so they are freed only back in the run loop (lookup).
@@ -133,10 +136,14 @@ class Translator:
         """Forget every jump cache entry: the current table now, the others when next used."""
         self.jcache[:, 0] = 1
         self.stale_jcaches = {p for p in range(4) if p != self.hart.state.priv}
+        self.jcache_vpages.clear()
 
     def flush_jcache_page(self, vaddr: int):
         """Forget jump cache entries for guest pcs on one virtual page."""
         page = (vaddr & ((1 << 64) - 1)) >> PAGE_SHIFT
+        if page not in self.jcache_vpages:
+            return
+        self.jcache_vpages.discard(page)
         slots = PAGE >> 1                       # pc >> 1 indexes the table: 2048 per page
         first = (page * slots) & ((1 << JCACHE_BITS) - 1)
         # M-mode fetches are not translated: only the U and S tables can hold stale entries
@@ -171,6 +178,7 @@ class Translator:
 
     def _install(self, t: Translation):
         slot = self._slot(t.pc)
+        self.jcache_vpages.add(t.pc >> PAGE_SHIFT)
         self.jcache[slot, 0] = t.pc
         self.jcache[slot, 1] = t.address
         self.jcache[slot, 2] = t.data

@@ -1,7 +1,8 @@
 """Control and status registers: what each CSR reads as, which bits writes may change (WARL), and
 who may access it. Both the reference interpreter and generated code come here for every CSR access.
 """
-from .trap import (GuestTrap, ILLEGAL_INSN, PRV_M, PRV_S, PRV_U, MSTATUS_MPP, MSTATUS_MPP_SHIFT)
+from .trap import (GuestTrap, ILLEGAL_INSN, PRV_M, PRV_S, PRV_U, MSTATUS_MPP, MSTATUS_MPP_SHIFT,
+                   MSTATUS_SIE, MSTATUS_MIE, MSTATUS_SPIE, MSTATUS_MPIE, MSTATUS_SPP)
 
 M64 = (1 << 64) - 1
 
@@ -48,19 +49,58 @@ _ZERO_CSRS = {n for n, name in CSR_NAMES.items()
               if name.startswith(("hpmcounter", "mhpm", "pmp")) or name in ("mvendorid", "marchid", "mimpid",
                                                                            "mhartid", "mconfigptr",
                                                                            "mcountinhibit")}
-_PLAIN = ("mscratch", "sscratch", "mcause", "scause", "mtval", "stval")
+# Machine-level CSRs that read as zero: generated code reads them without Python.
+ZERO_READ_CSRS = frozenset(n for n in _ZERO_CSRS if (n >> 8) & 3 == PRV_M)
+
+
+def _state_field(name):
+    """A CSR attribute kept in the hart state struct, where generated code reaches it."""
+    return property(lambda self: getattr(self.hart.state, name),
+                    lambda self, v: setattr(self.hart.state, name, v))
+
+
+def _irq_input(name):
+    """mie and the software mip bits: every change refreshes state.irq_pending."""
+    private = "_" + name
+
+    def set_(self, v):
+        setattr(self, private, v)
+        self.hart.update_irq_pending()
+    return property(lambda self: getattr(self, private), set_)
+
+# --- what generated code may do without calling Python (rvjit.backend.csrlower) ---------------
+# Every trap into the kernel or the firmware reads and writes these; each Python call costs
+# microseconds. Generated code checks the privilege level (the CSR number's bits 9:8) itself and
+# calls Python for anything else, which also raises the illegal-instruction trap.
+#
+# Plain storage in a hart state field: number -> (field, bits a write keeps).
+STATE_CSRS = {
+    0x340: ("mscratch", M64), 0x341: ("mepc", M64 & ~1), 0x342: ("mcause", M64), 0x343: ("mtval", M64),
+    0x140: ("sscratch", M64), 0x141: ("sepc", M64 & ~1), 0x142: ("scause", M64), 0x143: ("stval", M64),
+}
+# Views of mstatus: number -> (bits a read shows, bits a write may change). UXL/SXL read as 64-bit.
+STATUS_VIEWS = {0x300: (M64, MSTATUS_WRITABLE), 0x100: (SSTATUS_MASK, MSTATUS_WRITABLE & SSTATUS_MASK)}
+# A status write that changes only these bits needs no Python: it cannot change the translation
+# mode (MPRV, MPP, SUM, MXR) or FS/SD. When it sets an interrupt enable while state.irq_pending
+# (mip & mie) is non-zero, generated code leaves for the run loop to deliver the interrupt.
+QUIET_STATUS_BITS = MSTATUS_SIE | MSTATUS_MIE | MSTATUS_SPIE | MSTATUS_MPIE | MSTATUS_SPP
+INTERRUPT_ENABLES = MSTATUS_SIE | MSTATUS_MIE
 
 
 class CsrFile:
+    mscratch, mepc, mcause, mtval = (_state_field(n) for n in ("mscratch", "mepc", "mcause", "mtval"))
+    sscratch, sepc, scause, stval = (_state_field(n) for n in ("sscratch", "sepc", "scause", "stval"))
+    mie = _irq_input("mie")
+    mip_soft = _irq_input("mip_soft")   # software-writable mip bits (SSIP, STIP, SEIP)
+
     def __init__(self, hart):
         self.hart = hart
         self.mtvec = self.stvec = 0
+        self._mie = self._mip_soft = 0
         self.mepc = self.sepc = 0
         self.mcause = self.scause = self.mtval = self.stval = 0
         self.mscratch = self.sscratch = 0
         self.medeleg = self.mideleg = 0
-        self.mie = 0
-        self.mip_soft = 0               # software-writable mip bits (SSIP, STIP, SEIP)
         self.mcounteren = self.scounteren = 0
         self.menvcfg = self.senvcfg = 0
         self.satp = 0
@@ -93,18 +133,16 @@ class CsrFile:
             return {1: st.fflags, 2: st.frm, 3: st.fflags | st.frm << 5}[num]
         if 0xC00 <= num <= 0xC1F:
             self._check_counter(num & 31, priv, raw)
-        if name in _PLAIN:
-            return getattr(self, name)
+        if num in STATE_CSRS:
+            return getattr(st, STATE_CSRS[num][0])
         if num in _ZERO_CSRS:
             return 0
         if name in ("cycle", "instret", "mcycle", "minstret"):
             return h.instret() & M64
         if name == "time":
             return h.mtime() & M64
-        if name == "mstatus":
-            return self._mstatus_view()
-        if name == "sstatus":
-            return self._mstatus_view() & SSTATUS_MASK
+        if num in STATUS_VIEWS:
+            return self._mstatus_view() & STATUS_VIEWS[num][0]
         if name == "misa":
             return MISA
         if name == "mip":
@@ -120,10 +158,9 @@ class CsrFile:
         return getattr(self, name)
 
     def _mstatus_view(self):
-        ms = self.hart.state.mstatus & ~(MSTATUS_SD | (3 << 32) | (3 << 34))
-        if ms & MSTATUS_FS == MSTATUS_FS:
-            ms |= MSTATUS_SD
-        return ms | XLEN_FIELDS
+        # SD is kept equal to (FS == Dirty) by every writer of state.mstatus (CSR writes here,
+        # FP instructions' mark_dirty), so the view only adds the fixed XLEN fields.
+        return self.hart.state.mstatus | XLEN_FIELDS
 
     def _check_counter(self, index, priv, raw):
         if priv < PRV_M and not (self.mcounteren >> index) & 1:
@@ -147,18 +184,15 @@ class CsrFile:
                 st.fflags, st.frm = v & 0x1F, (v >> 5) & 7
             st.mstatus |= MSTATUS_FS | MSTATUS_SD
             return
-        if name in _PLAIN:
-            setattr(self, name, v)
+        if num in STATE_CSRS:
+            field, keep = STATE_CSRS[num]
+            setattr(st, field, v & keep)
         elif num in _ZERO_CSRS:
             pass                          # read-only zero (no PMP regions, no hpm counters)
         elif name in ("mcycle", "minstret"):
             h.set_instret(v)
-        elif name == "mstatus":
-            self._write_mstatus(v, MSTATUS_WRITABLE)
-        elif name == "sstatus":
-            self._write_mstatus(v, MSTATUS_WRITABLE & SSTATUS_MASK)
-        elif name in ("mepc", "sepc"):
-            setattr(self, name, v & ~1)   # IALIGN=16: bit 0 always zero
+        elif num in STATUS_VIEWS:
+            self._write_mstatus(v, STATUS_VIEWS[num][1])
         elif name in ("mtvec", "stvec"):
             if v & 3 < 2:                 # modes 2 and 3 are reserved: keep the old value
                 setattr(self, name, v)

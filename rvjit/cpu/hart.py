@@ -27,11 +27,11 @@ class Hart:
         st.resv = NO_TAG
         st.ram = bus.ram.host_address
         self.hartid = hartid
+        self._irq_lines = 0              # mip bits driven by devices (MSIP, MTIP, MEIP, SEIP)
         self.csr = CsrFile(self)
         self.mem = MemoryPort(self, bus)
         self.mmu = Mmu(self, bus.ram)    # Sv39/Sv48/Sv57; satp starts Bare
         self.mem.flush_tlb()
-        self.irq_lines = 0               # mip bits driven by devices (MSIP, MTIP, MEIP, SEIP)
         self.mtime = lambda: 0           # the board's timer source
         self.retired_base = 0            # instructions retired before the current native slice
         self.slice_budget = 0
@@ -52,7 +52,23 @@ class Hart:
 
     # --- interrupts and mode ---------------------------------------------------------------
     def mip(self) -> int:
-        return self.irq_lines | self.csr.mip_soft
+        return self._irq_lines | self.csr.mip_soft
+
+    @property
+    def irq_lines(self) -> int:
+        return self._irq_lines
+
+    @irq_lines.setter
+    def irq_lines(self, value: int):
+        if value != self._irq_lines:
+            self._irq_lines = value
+            self.update_irq_pending()
+
+    def update_irq_pending(self):
+        """Generated code setting an interrupt enable bit natively leaves when this is non-zero."""
+        csr = getattr(self, "csr", None)
+        if csr is not None:
+            self.state.irq_pending = self.mip() & csr.mie
 
     def request_stop(self):
         """Ask generated code to return to Python after the current instruction."""

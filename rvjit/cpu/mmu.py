@@ -33,6 +33,7 @@ PTE_HIGH_BITS = ((1 << 10) - 1) << 54  # reserved, PBMT, N: none of Svnapot/Svpb
 PAGE_SHIFT = 12
 PAGE_MASK = (1 << PAGE_SHIFT) - 1
 VPN_BITS = 9
+SUPERPAGE_SIZES = (1 << 9, 1 << 18, 1 << 27, 1 << 36)   # in 4 KiB pages: 2M, 1G, 512G, 256T
 CACHE_LIMIT = 8192                    # remembered translations before starting afresh
 
 # What an access needs from a leaf PTE: execute, read (loads, LR) or write (stores, AMOs, SC)
@@ -55,6 +56,9 @@ class Mmu:
         self.ram = ram
         self.cache: dict[int, dict] = {}    # vpn -> {(class, mode): physical page base}
         self.superpages: set[tuple[int, int]] = set()       # (first vpn, pages) walked to
+        # Superpage walks by (pages, first vpn): {(class, mode): (physical base, global)}. The
+        # kernel's linear map is made of superpages, so one walk serves all its 4 KiB pages.
+        self.superpage_walks: dict[tuple[int, int], dict] = {}
         # Pages code was fetched from through non-global mappings since the last flush: only
         # these can change meaning when the address space changes (satp write, sfence.vma
         # x0, asid). Kernel code is mapped global, so the jump cache keeps it.
@@ -72,6 +76,7 @@ class Mmu:
     def flush(self):
         self.cache.clear()
         self.superpages.clear()
+        self.superpage_walks.clear()
         self.private_code_pages.clear()
 
     # --- translation -----------------------------------------------------------------------------
@@ -104,25 +109,45 @@ class Mmu:
             base = page.get(key)
             if base is not None:
                 return base | (vaddr & PAGE_MASK)
-        paddr, pages, global_mapping = self._walk(vaddr, cls, priv, satp, LEVELS[mode])
-        if cls == _FETCH and not global_mapping:
-            self.private_code_pages.add(vpn)
+        paddr = self._superpage_hit(vaddr, vpn, cls, key)
+        if paddr is None:
+            paddr, pages, global_mapping = self._walk(vaddr, cls, priv, satp, LEVELS[mode])
+            if cls == _FETCH and not global_mapping:
+                self.private_code_pages.add(vpn)
+            if pages > 1:
+                first = vpn & ~(pages - 1)
+                self.superpages.add((first, pages))
+                base = (paddr >> PAGE_SHIFT) - (vpn - first) << PAGE_SHIFT
+                self.superpage_walks.setdefault((pages, first), {})[key] = (base, global_mapping)
         if len(self.cache) >= CACHE_LIMIT:
             self.cache.clear()
-            self.superpages.clear()
             page = None
-        if pages > 1:
-            self.superpages.add((vpn & ~(pages - 1), pages))
         if page is None:
             page = self.cache[vpn] = {}
         page[key] = paddr & ~PAGE_MASK
         return paddr
 
+    def _superpage_hit(self, vaddr, vpn, cls, key):
+        """The physical address of vaddr through a superpage walked before, or None."""
+        if not self.superpage_walks:
+            return None
+        for pages in SUPERPAGE_SIZES:
+            first = vpn & ~(pages - 1)
+            walks = self.superpage_walks.get((pages, first))
+            if walks is not None:
+                found = walks.get(key)
+                if found is not None:
+                    base, global_mapping = found
+                    if cls == _FETCH and not global_mapping:
+                        self.private_code_pages.add(vpn)
+                    return base + ((vpn - first) << PAGE_SHIFT) + (vaddr & PAGE_MASK)
+        return None
+
     def flush_page(self, vaddr: int) -> bool:
         """sfence.vma for one address. False if the address lies in a superpage whose pages
         were remembered separately: then the caller must flush everything."""
         vpn = (vaddr & ((1 << 64) - 1)) >> PAGE_SHIFT
-        if any(start <= vpn < start + n for start, n in self.superpages):
+        if self.superpages and any((vpn & ~(n - 1), n) in self.superpages for n in SUPERPAGE_SIZES):
             return False
         self.cache.pop(vpn, None)
         return True

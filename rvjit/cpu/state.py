@@ -65,6 +65,10 @@ class HartState(ctypes.Structure):
         ("counters", ptr),          # u64 execution counters of first-tier blocks
         ("mem_table", ptr),         # runtime memory access functions used by first-tier code
         ("tlb_mode", u64),          # translation mode << TLB_MODE_SHIFT, or-ed into TLB tags
+        ("irq_pending", u64),       # mip & mie, kept current by Python (Hart.update_irq_pending)
+        # CSRs generated code reads and writes itself (rvjit.cpu.csr.STATE_CSRS)
+        ("mscratch", u64), ("mepc", u64), ("mcause", u64), ("mtval", u64),
+        ("sscratch", u64), ("sepc", u64), ("scause", u64), ("stval", u64),
         ("budget_entry", i64),      # budget when the running threaded block was entered (its
                                     # handlers compute the exact budget from it for CSR helpers)
         ("tlb", TlbEntry * TLB_ENTRIES),

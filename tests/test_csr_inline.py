@@ -1,0 +1,139 @@
+"""CSR accesses that generated code handles itself (rvjit.backend.csrlower): every inline CSR,
+every csr instruction form, from each privilege level, in threaded and optimised code, must leave
+the same state as the reference interpreter (which goes through rvjit.cpu.csr for everything),
+and a status write that unmasks a pending interrupt must let it be taken at once."""
+import itertools
+import struct
+
+import pytest
+
+from rvjit.backend import translator as translator_module
+from rvjit.backend.runloop import run_interpreted, run_native
+from rvjit.cpu.csr import STATE_CSRS, STATUS_VIEWS, ZERO_READ_CSRS
+from rvjit.cpu.trap import PRV_M, PRV_S, PRV_U
+from rvjit.machine import Machine, RAM_BASE
+
+M64 = (1 << 64) - 1
+JUMP_TO_SELF = 0x0000006F
+TRAP_VECTOR = RAM_BASE + 0x800
+CODE = RAM_BASE + 0x10000      # programs follow each other from here, 16 bytes apart
+F3 = {"csrrw": 1, "csrrs": 2, "csrrc": 3, "csrrwi": 5, "csrrsi": 6, "csrrci": 7}
+MIE_NUM, SSTATUS, SIE_BIT, STIP = 0x304, 0x100, 1 << 1, 1 << 5
+CSRS = sorted(STATE_CSRS) + sorted(STATUS_VIEWS) + [min(ZERO_READ_CSRS), MIE_NUM]
+
+
+def csr_insn(name, csr, rs1_or_imm, rd):
+    return csr << 20 | rs1_or_imm << 15 | F3[name] << 12 | rd << 7 | 0x73
+
+
+_machines = {}
+
+
+def machine_for(mode):
+    """One machine per mode for the whole module; each program gets a fresh address."""
+    if mode not in _machines:
+        m = _machines[mode] = Machine(16 << 20)
+        if mode != "interp":
+            m.translator = translator_module.Translator(m.hart, background=False)
+        m.ram.write(TRAP_VECTOR, struct.pack("<I", JUMP_TO_SELF))
+        m.next_code = CODE
+    return _machines[mode]
+
+
+def run(mode, insns, setup, code):
+    """Run a program at code after setup(hart) and return the state that matters."""
+    m = machine_for(mode)
+    h, st = m.hart, m.hart.state
+    m.ram.write(code, b"".join(struct.pack("<I", i) for i in insns) + struct.pack("<I", JUMP_TO_SELF))
+    h.csr.mtvec = h.csr.stvec = TRAP_VECTOR
+    steps = len(insns) + 1
+    if mode == "interp":
+        setup(h, code)
+        run_interpreted(m, h.instret() + steps)
+    else:
+        saved = translator_module.HOT_THRESHOLD
+        translator_module.HOT_THRESHOLD = 1 if mode == "optimised" else 1 << 62
+        try:
+            # promoted on the second run; the last run finds every block in the jump cache, so
+            # nothing but the code under test can make it leave native code
+            for _ in range(3 if mode == "optimised" else 2):
+                setup(h, code)
+                m.translator._next_promote_scan = 0
+                run_native(m, m.translator, h.instret() + steps)
+        finally:
+            translator_module.HOT_THRESHOLD = saved
+        assert m.translator.blocks[(code, code)].tier == (1 if mode == "optimised" else 0)
+    csrs = {num: h.csr.access(num, 0, "rs", True, False) for num in CSRS} if st.priv == PRV_M else {}
+    return dict(pc=st.pc, priv=st.priv, x=list(st.x), mstatus=st.mstatus, mcause=h.csr.mcause,
+                mepc=h.csr.mepc, scause=h.csr.scause, sepc=h.csr.sepc, csrs=csrs)
+
+
+def setup_for(priv, csr, value, operands):
+    def setup(h, code):
+        st = h.state
+        st.pc, st.mstatus = code, 0
+        h.set_priv(PRV_M)
+        for num in (0x303, MIE_NUM, 0x344):                  # mideleg, mie, mip: nothing pending
+            h.csr.access(num, 0, "rw", False, True)
+        for num in sorted(STATE_CSRS):
+            h.csr.access(num, num * 0x1111, "rw", False, True)
+        if csr in STATE_CSRS or csr in STATUS_VIEWS:
+            h.csr.access(csr, value, "rw", False, True)
+        h.set_priv(priv)
+        for k in range(1, 32):
+            st.x[k] = 0
+        for k, operand in enumerate(operands):
+            st.x[5 + k] = operand
+    return setup
+
+
+@pytest.fixture(scope="module", params=["threaded", "optimised"])
+def mode(request):
+    return request.param
+
+
+OPERANDS = [M64, 0x8000_0000_0000_1223, SIE_BIT | (1 << 18)]
+_code_slots = itertools.count(CODE, 0x100)
+
+
+@pytest.mark.parametrize("priv", [PRV_M, PRV_S, PRV_U])
+@pytest.mark.parametrize("csr", CSRS, ids=hex)
+@pytest.mark.parametrize("value", [0, 0x5A5A_5A5A_A5A5_A5A5 | SIE_BIT], ids=["zero", "pattern"])
+def test_inline_csr_matches_the_interpreter(mode, csr, priv, value):
+    """Every instruction form on one CSR in one block (x5..x7 hold operands, each result goes
+    to its own register), then a final read; x0 as rd (no read) and as rs1 (no write) too."""
+    insns, rd = [], 8
+    for name in F3:
+        for k in range(len(OPERANDS)):
+            src = (OPERANDS[k] + 3 * k) & 31 if name.endswith("i") else 5 + k
+            insns.append(csr_insn(name, csr, src, rd if k else 0))
+            rd += 1 if k else 0
+    insns += [csr_insn("csrrs", csr, 0, 31), csr_insn("csrrc", csr, 0, 30)]
+    code = next(_code_slots)
+    results = [run(m_mode, insns, setup_for(priv, csr, value, OPERANDS), code) for m_mode in ("interp", mode)]
+    assert results[1] == results[0], (hex(csr), priv)
+
+
+def test_enabling_interrupts_takes_the_pending_one_at_once(mode):
+    """csrsi sstatus, SIE with a supervisor timer interrupt pending: the interrupt is taken
+    before the next instruction, as the interpreter does. The program first runs with nothing
+    pending, so that the next block is in the jump cache and native code would run on."""
+    def setup_with(pending):
+        def setup(h, code):
+            st = h.state
+            st.pc, st.mstatus = code, 0
+            h.set_priv(PRV_M)
+            h.csr.access(0x303, STIP, "rw", False, True)          # mideleg: STI to S
+            h.csr.access(MIE_NUM, STIP, "rw", False, True)
+            h.csr.access(0x344, pending, "rw", False, True)       # mip.STIP
+            h.set_priv(PRV_S)
+            st.x[7] = 0
+        return setup
+
+    insns = [csr_insn("csrrsi", SSTATUS, SIE_BIT, 0), 0x00100393]     # csrsi; li t2, 1
+    code = next(_code_slots)
+    quiet = run(mode, insns, setup_with(0), code)
+    assert quiet["x"][7] == 1
+    want, got = [run(m_mode, insns, setup_with(STIP), code) for m_mode in ("interp", mode)]
+    assert want["scause"] == (1 << 63) | 5 and want["sepc"] == code + 4 and want["x"][7] == 0
+    assert got == want
