@@ -45,6 +45,7 @@ def _make_disk(tmp_path, files):
     root.mkdir()
     for name, content in files.items():
         (root / name).write_bytes(content)
+        (root / name).chmod(0o755)
     image = tmp_path / "disk.img"
     subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-d", str(root), str(image), "64M"], check=True)
     return image

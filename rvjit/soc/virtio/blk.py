@@ -127,8 +127,8 @@ class BlockDevice(VirtioDevice):
         transport, generation = self.transport, self.transport.generation
 
         def done(result):
-            if transport.generation != generation or not transport.running:
-                return                       # the driver reset the device meanwhile
+            if transport.generation != generation or not transport.running or not transport.queues[0].ready:
+                return                       # the driver reset the device (or its queue) meanwhile
             if isinstance(result, OSError):
                 self._finish(chain, S_IOERR)
             else:
