@@ -48,7 +48,7 @@ class BlockDevice(VirtioDevice):
         offered = F_SEG_MAX | F_BLK_SIZE | F_FLUSH
         if self.drive.readonly:
             return offered | F_RO
-        offered |= F_WRITE_ZEROES
+        offered |= F_WRITE_ZEROES          # holes where the file system can punch them, else zeros
         return offered | F_DISCARD if self.drive.can_punch else offered
 
     def config(self) -> bytes:
@@ -68,10 +68,12 @@ class BlockDevice(VirtioDevice):
             self._start(chain)
         self.transport.used(queue)
 
+    def wants_poll(self) -> bool:
+        return self.worker.has_finished()
+
     def poll(self):
-        if self.worker.has_finished():
-            self.worker.finish()
-            self.transport.used(self.transport.queues[0])
+        self.worker.finish()
+        self.transport.used(self.transport.queues[0])
 
     def _start(self, chain):
         if chain.read_len < HEADER.size or chain.write_len < 1:

@@ -52,9 +52,11 @@ class ConsoleDevice(VirtioDevice):
         elif self._input_waiting:
             self._deliver()
 
+    def wants_poll(self) -> bool:
+        return self._input_waiting
+
     def poll(self):
-        if self._input_waiting:
-            self._deliver()
+        self._deliver()
 
     def _transmit(self):
         queue, mem = self.transport.queues[TRANSMITQ], self.transport.mem

@@ -42,8 +42,12 @@ class VirtioDevice:
     def notified(self, queue: int):
         """The driver made buffers available on `queue`."""
 
+    def wants_poll(self) -> bool:
+        """Cheap test, called very often: has background work finished or input arrived?"""
+        return False
+
     def poll(self):
-        """Called by the run loop: finish work that completed in the background."""
+        """Called by the run loop when wants_poll(): finish work done in the background."""
 
     def close(self):
         """The machine is going away: flush and release host resources."""

@@ -121,8 +121,10 @@ class VirtioMmio(Device):
             self.fail(str(e))
 
     def poll(self):
-        if self.device is not None and self.running:
-            self.guarded(self.device.poll)
+        """The run loop calls this whenever it is in Python: keep the idle case cheap."""
+        device = self.device
+        if device is not None and device.wants_poll() and self.running:
+            self.guarded(device.poll)
 
     def close(self):
         if self.device is not None:
