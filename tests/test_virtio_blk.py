@@ -191,6 +191,12 @@ def test_readonly_drives_share_an_image(image):
         b.close()
 
 
+@pytest.mark.parametrize("readonly", [False, True])
+def test_directory_is_not_an_image(tmp_path, readonly):
+    with pytest.raises(GuestInputError, match="is a directory"):
+        Drive(DriveSpec(str(tmp_path), readonly), 0)
+
+
 def test_missing_image(tmp_path):
     with pytest.raises(GuestInputError, match="no such drive image"):
         Drive(DriveSpec(str(tmp_path / "nope.img")), 0)

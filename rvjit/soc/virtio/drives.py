@@ -13,6 +13,7 @@ open file description locks are used, which also conflict with QEMU's.
 import ctypes
 import fcntl
 import os
+import stat
 import struct
 from dataclasses import dataclass, field
 
@@ -180,6 +181,10 @@ class Drive:
             raise GuestInputError(f"{spec.file}: no such drive image") from None
         except OSError as e:
             raise GuestInputError(f"{spec.file}: cannot open drive image: {e.strerror}") from None
+        if stat.S_ISDIR(os.fstat(self.fd).st_mode):          # O_RDONLY opens directories
+            os.close(self.fd)
+            self.fd = None
+            raise GuestInputError(f"{spec.file}: cannot use as a drive: is a directory")
         if not _lock(self.fd, exclusive=not spec.readonly):
             os.close(self.fd)
             self.fd = None
