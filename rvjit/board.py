@@ -19,11 +19,22 @@ def _mmu_type(hart) -> str:
 
 
 def build_board(firmware, kernel=None, initrd=None, append=None, mem_size=DEFAULT_MEM, dtb=None,
-                console=None):
-    """The board with everything loaded and the hart at the reset vector."""
+                console=None, virtio=()):
+    """The board with everything loaded and the hart at the reset vector. `virtio`: the devices
+    for the virtio-mmio slots (rvjit.soc.virtio.plan_slots). The caller closes the board."""
+    from .soc.virt import VirtBoard
+    board = VirtBoard(mem_size, console=console, virtio=virtio)
+    try:
+        _load(board, firmware, kernel, initrd, append, dtb)
+    except BaseException:
+        board.close()
+        raise
+    return board
+
+
+def _load(board, firmware, kernel, initrd, append, dtb):
     from .soc.devicetree import virt_device_tree
-    from .soc.virt import ISA_STRING, VirtBoard
-    board = VirtBoard(mem_size, console=console)
+    from .soc.virt import ISA_STRING
 
     def device_tree(initrd_range):
         if dtb is not None:
@@ -38,23 +49,25 @@ def build_board(firmware, kernel=None, initrd=None, append=None, mem_size=DEFAUL
     next_addr = layout.kernel_range[0] if layout.kernel_range else board.ram.base + 0x200000
     board.set_reset_vector(reset_vector(layout.firmware_entry, layout.dtb_range[0], next_addr))
     board.layout, board.dtb = layout, blob
-    return board
 
 
 def boot(firmware, kernel=None, initrd=None, append=None, mem_size=DEFAULT_MEM, dtb=None,
-         dump_dtb=None, stats=False) -> int:
+         dump_dtb=None, stats=False, virtio=()) -> int:
     from .backend.runloop import run_native
     from .console import Console
     from .machine import make_translator
     t0 = time.perf_counter()
-    board = build_board(firmware, kernel, initrd, append, mem_size, dtb)
-    if dump_dtb is not None:
-        with open(dump_dtb, "wb") as f:
-            f.write(board.dtb)
-        return 0
-    translator = make_translator(board)
-    with Console(board, board.uart.receive):
-        rs = run_native(board, translator)
+    board = build_board(firmware, kernel, initrd, append, mem_size, dtb, virtio=virtio)
+    try:
+        if dump_dtb is not None:
+            with open(dump_dtb, "wb") as f:
+                f.write(board.dtb)
+            return 0
+        translator = make_translator(board)
+        with Console(board, board.receive_input):
+            rs = run_native(board, translator)
+    finally:
+        board.close()           # however the run ends, written data reaches the images
     if stats:
         from .stats import format_run_stats
         sys.stderr.write(format_run_stats(board, translator, rs, time.perf_counter() - t0))

@@ -77,10 +77,12 @@ def _cmd_boot(args: argparse.Namespace) -> int:
         parent = os.path.dirname(os.path.abspath(args.dump_dtb))
         if not os.path.isdir(parent):
             raise GuestInputError(f"{args.dump_dtb}: cannot write: no such directory {parent}")
+    from rvjit.soc.virtio.drives import plan_slots
+    virtio = plan_slots(args.drive, args.device)
     from rvjit.board import boot
     return boot(firmware=args.firmware, kernel=args.kernel, initrd=args.initrd,
                 append=args.append, mem_size=mem_size, dtb=args.dtb,
-                dump_dtb=args.dump_dtb, stats=args.stats)
+                dump_dtb=args.dump_dtb, stats=args.stats, virtio=virtio)
 
 
 def _is_elf(path: str) -> bool:
@@ -176,6 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_memory(boot, "512M")
     boot.add_argument("-dtb", "--dtb", dest="dtb", metavar="FILE",
                       help="use this device tree blob instead of the generated one")
+    boot.add_argument("-drive", "--drive", dest="drive", action="append", default=[],
+                      metavar="OPTS",
+                      help="file=IMG,format=raw[,readonly=on][,if=virtio]: a raw disk image as a virtio-blk disk (/dev/vda, vdb, ... in Linux); "
+                           "repeat for more. Also serial=S, and if=none,id=NAME for use with "
+                           "-device virtio-blk-device,drive=NAME. Writes go to the file; the "
+                           "image is locked while in use")
+    boot.add_argument("-device", "--device", dest="device", action="append", default=[],
+                      metavar="NAME",
+                      help="add a virtio device: virtio-serial-device (a console: boot Linux "
+                           "with console=hvc0), virtio-rng-device (entropy from the host), "
+                           "virtio-blk-device,drive=NAME. Drives take the first virtio slots, "
+                           "then devices in the order given")
     boot.add_argument("--dump-dtb", dest="dump_dtb", metavar="FILE",
                       help="write the generated device tree blob to FILE")
     boot.add_argument("--stats", action="store_true",

@@ -68,6 +68,27 @@ class MemoryPort:
         dev, offset = self._device(vaddr, paddr, size, True)
         dev.write(offset, size, value & ((1 << (8 * size)) - 1))
 
+    def write_physical(self, paddr: int, data: bytes):
+        """A device writes guest RAM (DMA): the bytes land in RAM and translated code on the pages
+        they overlap is dropped, exactly as a guest store would (Linux execs what it read from disk)."""
+        n = len(data)
+        if n == 0:
+            return
+        if not self.ram.contains(paddr, n):
+            raise ValueError(f"device write of {n} bytes at {paddr:#x} is outside guest RAM")
+        if self.code_pages:
+            end = paddr + n
+            for page in range(paddr >> PAGE_SHIFT, ((end - 1) >> PAGE_SHIFT) + 1):
+                if page in self.code_pages:
+                    start = max(paddr, page << PAGE_SHIFT)
+                    stop = min(end, (page + 1) << PAGE_SHIFT)
+                    if self._touches_code(start, stop - start):
+                        self.code_pages.discard(page)
+                        self.code_chunks.pop(page, None)
+                        if self.on_code_write is not None:
+                            self.on_code_write(page)
+        self.ram.write(paddr, data)
+
     def mark_code(self, paddr: int, length: int):
         """Translated code now covers [paddr, paddr+length): watch stores to it."""
         end = paddr + length

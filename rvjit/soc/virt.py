@@ -6,7 +6,7 @@ from .rom import ROM_BASE, ROM_SIZE, Rom
 from .rtc import GoldfishRtc
 from .syscon import TestDevice
 from .uart import Uart16550
-from .virtio_mmio import EmptyVirtioSlot
+from .virtio import ConsoleDevice, GuestMemory, VirtioMmio, make_devices
 
 ISA_STRING = "rv64imafdc_zicsr_zifencei_zba_zbb_zbs"
 
@@ -23,6 +23,11 @@ VIRTIO_SLOTS = 8
 
 
 class VirtBoard(Machine):
+    def __init__(self, mem_size: int = 128 << 20, console=None, virtio=()):
+        """`virtio`: what goes into the virtio-mmio slots, in order (virtio.plan_slots)."""
+        self.virtio_plan = list(virtio)
+        super().__init__(mem_size, console)
+
     def add_devices(self):
         bus, hart = self.bus, self.hart
         self.rom = bus.add(ROM_BASE, ROM_SIZE, Rom(b""))
@@ -38,8 +43,33 @@ class VirtBoard(Machine):
         base, size, irq = MEMORY_MAP["rtc"]
         self.rtc = bus.add(base, size, GoldfishRtc(irq=self.plic.irq_line(irq)))
         self.pollers.append(self.rtc)
-        base, size, _ = MEMORY_MAP["virtio"]
-        self.virtio = [bus.add(base + n * size, size, EmptyVirtioSlot()) for n in range(VIRTIO_SLOTS)]
+        base, size, irq = MEMORY_MAP["virtio"]
+        mem = GuestMemory(self.ram, hart.mem.write_physical)
+        devices = make_devices(self.virtio_plan, self.wakeup, self.console_write)
+        devices += [None] * (VIRTIO_SLOTS - len(devices))
+        self.virtio = []
+        for n, device in enumerate(devices):
+            transport = VirtioMmio(base + n * size, mem, self.plic.irq_line(irq + n), device)
+            self.virtio.append(bus.add(base + n * size, size, transport))
+            if device is not None:
+                self.pollers.append(transport)
+        self.virtio_console = next((d for d in devices if isinstance(d, ConsoleDevice)), None)
+
+    def receive_input(self, data: bytes):
+        """Keys typed on the terminal (any thread). They go to the UART until the guest has
+        written to the virtio console, then to the virtio console: the console the guest talks
+        on is the one it listens on (`console=hvc0` or `console=ttyS0`)."""
+        hvc = self.virtio_console
+        if hvc is not None and hvc.guest_wrote:
+            hvc.receive(data)
+        else:
+            self.uart.receive(data)
+
+    def close(self):
+        """Finish the devices' host work: queued disk writes reach the images, which are synced,
+        closed and unlocked. Safe to call more than once."""
+        for transport in getattr(self, "virtio", ()):
+            transport.close()
 
     def set_reset_vector(self, data: bytes):
         self.rom.data = bytes(data).ljust(ROM_SIZE, b"\0")
