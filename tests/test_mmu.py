@@ -284,6 +284,41 @@ def _event(hart, p, event):
         hart.do_sys("mret", hart.state.pc, 0x30200073)
 
 
+
+@pytest.mark.parametrize("dirty, level", [(True, 0), (False, 0), (True, 1), (False, 1)])
+def test_a_load_opens_the_tlb_to_stores_only_through_a_dirty_writable_pte(dirty, level):
+    """A load through a writable PTE whose D bit is set lets generated code store to the page
+    directly (a store would change nothing); without D the first store must still walk and set D.
+    Also for superpages, whose walks serve every page in them."""
+    m, p = setup()
+    va, pa = (VA, DATA) if level == 0 else (VA + (2 << 20), RAM_BASE + (8 << 20))
+    flags = PTE_V | PTE_R | PTE_W | PTE_A | (PTE_D if dirty else 0)
+    entry = p.map(va, pa, flags, level)
+    hart = p.enable()
+    tlb, mode = hart.state.tlb, hart.state.tlb_mode
+    for page in range(2 if level else 1):
+        vaddr = va + page * 4096
+        hart.mem.load(vaddr, 8)
+        e = tlb[(vaddr >> 12) % TLB_ENTRIES]
+        assert e.tag_read == (vaddr >> 12) | mode
+        assert (e.tag_write == (vaddr >> 12) | mode) == dirty
+    assert m.ram.load(entry, 8) & PTE_D == (PTE_D if dirty else 0)
+    hart.mem.store(va, 5, 8)
+    assert m.ram.load(entry, 8) & PTE_D and m.ram.load(pa, 8) == 5
+    assert tlb[(va >> 12) % TLB_ENTRIES].tag_write == (va >> 12) | mode
+
+
+def test_a_load_never_opens_a_read_only_or_code_page_to_stores():
+    m, p = setup()
+    p.map(VA, DATA, PTE_V | PTE_R | PTE_A | PTE_D)
+    p.map(VA + 4096, DATA + 4096, RW)
+    hart = p.enable()
+    hart.mem.mark_code(DATA + 4096, 16)             # translated code lives there
+    for vaddr in (VA, VA + 4096):
+        hart.mem.load(vaddr, 8)
+        assert hart.state.tlb[(vaddr >> 12) % TLB_ENTRIES].tag_write == NO_TAG
+
+
 @pytest.mark.parametrize("event", ["priv", "sum", "mret"])
 def test_mode_changes_leave_earlier_entries_unmatchable(event):
     """TLB entries carry the mode they were filled in: after a switch they stay (for the way

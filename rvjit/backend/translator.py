@@ -28,6 +28,9 @@ MAX_COUNTERS = 1 << 20
 # costs ~6 ms a block and saves a few ns a run, so only blocks that keep running pay it back.
 HOT_THRESHOLD = 50_000
 BATCH_BLOCKS = 16           # blocks compiled together when one is missing
+# Threaded blocks cost no compiling, so batching saves nothing but the run-loop trip of a later
+# miss, while a third of the blocks found ahead never run (Linux boot): only the one asked for.
+THREADED_BATCH_BLOCKS = 1
 PROMOTE_INTERVAL = 0.01     # seconds between scans of the run counters for hot blocks
 MAX_REGION_BLOCKS = 16      # blocks compiled into one hot region (a hot block and its neighbours)
 WARM_THRESHOLD = HOT_THRESHOLD // 16   # runs that earn a neighbour a place in a hot region
@@ -210,12 +213,15 @@ class Translator:
         mem = self.hart.mem
         fetch = threaded.PageFetch(mem)
         todo, seen, found = [(pc, paddr)], {pc}, []
-        while todo and len(found) < BATCH_BLOCKS:
+        batch = BATCH_BLOCKS
+        while todo and len(found) < batch:
             start, start_paddr = todo.pop(0)
             scanned = threaded.scan_block(self.library, fetch, start) if self.library else None
             if scanned is not None:
                 block = None
-                successors = threaded.static_targets(self.library, scanned.keys[-1], scanned.insns[-1])
+                batch = min(batch, THREADED_BATCH_BLOCKS) if start == pc else batch
+                successors = threaded.static_targets(self.library, scanned.keys[-1], scanned.insns[-1]) \
+                    if len(found) + 1 < batch else []
             else:
                 block = lift_block(fetch, start)
                 successors = static_successors(block)

@@ -154,7 +154,8 @@ class MemoryPort:
             e.tag_read, e.tag_write, e.addend = tag, NO_TAG, addend
         # Direct writes only once a store was allowed here (so the MMU has set the dirty bit),
         # and never to pages whose writes Python must see.
-        if access in (ACCESS_STORE, ACCESS_AMO) and ppn not in self.code_pages and ppn not in self.watched:
+        if ppn not in self.code_pages and ppn not in self.watched and (
+                access in (ACCESS_STORE, ACCESS_AMO) or self.hart.mmu.stores_translated(vaddr)):
             e.tag_write = tag
 
     def flush_tlb(self):

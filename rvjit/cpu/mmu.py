@@ -110,22 +110,41 @@ class Mmu:
             if base is not None:
                 return base | (vaddr & PAGE_MASK)
         paddr = self._superpage_hit(vaddr, vpn, cls, key)
+        also_writable = cls == _READ and paddr is not None and \
+            self._superpage_hit(vaddr, vpn, _WRITE, (_WRITE, key[1])) is not None
         if paddr is None:
-            paddr, pages, global_mapping = self._walk(vaddr, cls, priv, satp, LEVELS[mode])
+            paddr, pages, global_mapping, pte = self._walk(vaddr, cls, priv, satp, LEVELS[mode])
             if cls == _FETCH and not global_mapping:
                 self.private_code_pages.add(vpn)
+            # A read through a writable PTE already marked dirty: a store would walk to the same
+            # place and change nothing, so remember it for stores too (the TLB can then take
+            # stores to this page at once, instead of after a second miss).
+            also_writable = cls == _READ and pte & (PTE_W | PTE_D) == PTE_W | PTE_D
             if pages > 1:
                 first = vpn & ~(pages - 1)
                 self.superpages.add((first, pages))
                 base = (paddr >> PAGE_SHIFT) - (vpn - first) << PAGE_SHIFT
-                self.superpage_walks.setdefault((pages, first), {})[key] = (base, global_mapping)
+                walks = self.superpage_walks.setdefault((pages, first), {})
+                walks[key] = (base, global_mapping)
+                if also_writable:
+                    walks[(_WRITE, key[1])] = (base, global_mapping)
         if len(self.cache) >= CACHE_LIMIT:
             self.cache.clear()
             page = None
         if page is None:
             page = self.cache[vpn] = {}
         page[key] = paddr & ~PAGE_MASK
+        if also_writable:
+            page[(_WRITE, key[1])] = paddr & ~PAGE_MASK
         return paddr
+
+    def stores_translated(self, vaddr: int) -> bool:
+        """Whether a store to vaddr is known to translate (like the load just done) with no
+        fault and no PTE update: M-mode, Bare, or a remembered store translation."""
+        if self.hart.csr.satp >> SATP_MODE_SHIFT == MODE_BARE or self.effective_priv(0) == PRV_M:
+            return True
+        page = self.cache.get(vaddr >> PAGE_SHIFT)
+        return page is not None and (_WRITE, self.data_mode()) in page
 
     def _superpage_hit(self, vaddr, vpn, cls, key):
         """The physical address of vaddr through a superpage walked before, or None."""
@@ -184,7 +203,8 @@ class Mmu:
         if pte & wanted != wanted:                  # hardware A/D update, like QEMU
             ram.store(pte_addr, pte | wanted, 8)
         page_offset_bits = PAGE_SHIFT + low_ppn_bits
-        return (ppn << PAGE_SHIFT) | (vaddr & ((1 << page_offset_bits) - 1)), 1 << low_ppn_bits, global_mapping
+        return ((ppn << PAGE_SHIFT) | (vaddr & ((1 << page_offset_bits) - 1)), 1 << low_ppn_bits, global_mapping,
+                pte | wanted)
 
     def _check_leaf(self, pte, cls, priv, page_fault):
         if priv == PRV_U:

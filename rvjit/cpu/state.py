@@ -5,8 +5,8 @@ it is given (`OFFSETS`), so compiled code holds no host addresses.
 """
 import ctypes
 
-TLB_ENTRIES = 4096              # direct-mapped software TLB, indexed by virtual page number
-JCACHE_BITS = 16                # native jump cache: 64 Ki entries of (guest pc, host function, data)
+TLB_ENTRIES = 16384             # direct-mapped software TLB, indexed by virtual page number
+JCACHE_BITS = 18                # native jump cache: 256 Ki entries of (guest pc, host function, data)
 NO_TAG = (1 << 64) - 1          # TLB tag that never matches a page number
 # TLB tags are vpn | mode << TLB_MODE_SHIFT: a virtual page number has at most 52 bits, so entries
 # filled in different translation modes (privilege, SUM, MXR) never match each other, and a mode
