@@ -112,7 +112,13 @@ class Console:
         # the tty echoes `__rvjit""N__`, the shell prints `__rvjitN__`: only the output matches
         self.send(f'{command}; echo {tag[:7]}""{tag[7:]}')
         m = self.expect(re.escape(tag) + r"\r?\n", timeout)
-        seg = self.buf[start:m.start()].decode(errors="replace").replace("\r", "")
+        # The line editor wraps a long echoed command line at the terminal width
+        # with "\r\r\n" (even inside the tag): undo that, then skip the echo.
+        seg = self.buf[start:m.start()].decode(errors="replace").replace("\r\r\n", "")
+        seg = seg.replace("\r", "")
+        echoed = f'{tag[:7]}""{tag[7:]}'
+        if echoed in seg:
+            seg = seg.split(echoed, 1)[1]
         out = seg.split("\n", 1)[1] if "\n" in seg else ""
         self.expect(re.escape(PROMPT), timeout)
         return out.rstrip("\n")
