@@ -715,15 +715,13 @@ def build_image(name: str, out: str | Path | None = None, force: bool = False,
     return BUILDERS[name](root, Apt(root / "apt", refresh=refresh), force=force)
 
 
-def drive_args(disk: Path, qemu: bool = True) -> list[str]:
-    """A raw disk image as the board's virtio-blk drive on virtio-mmio.  QEMU's
-    `if=virtio` would put it on PCI; rvjit has only virtio-mmio slots, so QEMU gets
-    an explicit virtio-blk-device, and a virtio-rng-device for the guest's entropy.
-    rvjit takes `-drive file=...,format=raw` (its virtio-mmio disk)."""
-    if qemu:
-        return ["-drive", f"file={disk},format=raw,if=none,id=rootdisk",
-                "-device", "virtio-blk-device,drive=rootdisk", "-device", "virtio-rng-device"]
-    return ["-drive", f"file={disk},format=raw"]
+def drive_args(disk: Path) -> list[str]:
+    """A raw disk image as the board's virtio-blk disk on virtio-mmio, plus a
+    virtio-rng-device for the guest's entropy.  QEMU's `if=virtio` alone would put
+    the disk on PCI, which rvjit's board (virtio-mmio only) and the small kernel
+    lack; `rvjit boot` takes the same -drive/-device spelling as QEMU."""
+    return ["-drive", f"file={disk},format=raw,if=none,id=rootdisk",
+            "-device", "virtio-blk-device,drive=rootdisk", "-device", "virtio-rng-device"]
 
 
 def qemu_args(name: str, paths: dict[str, Path], append: str = "console=ttyS0 earlycon",
@@ -738,7 +736,7 @@ def qemu_args(name: str, paths: dict[str, Path], append: str = "console=ttyS0 ea
             args += ["-initrd", str(paths["initrd"])]
         args += ["-append", append]
     if disk is not None:
-        args += drive_args(disk, qemu=bios_flag)
+        args += drive_args(disk)
     return args
 
 
