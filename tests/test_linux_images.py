@@ -13,6 +13,7 @@ cached and the Debian archive cannot be reached or a build tool is missing.
 RVJIT_LINUX_CACHE chooses the image directory.
 """
 
+import contextlib
 import gzip
 import os
 import re
@@ -36,30 +37,45 @@ DEBIAN_DISK_MODULES = ["virtio_mmio", "virtio_blk", "virtio_rng", "crc32c_generi
                        "mbcache", "crc16", "ext4"]
 
 
-def _build(name):
+def _cached(build, what, *args):
+    """build(*args), skipping the test when it needs what this machine lacks."""
     try:
-        return lb.build_image(name, os.environ.get("RVJIT_LINUX_CACHE"))
+        return build(*args, os.environ.get("RVJIT_LINUX_CACHE"))
     except lb.ArchiveUnavailable as e:
-        pytest.skip(f"Debian archive not reachable, image {name} not cached: {e}")
+        pytest.skip(f"Debian archive not reachable, {what} not cached: {e}")
     except lb.ToolMissing as e:
-        pytest.skip(f"build tool missing for image {name}: {e}")
+        pytest.skip(f"build tool missing for {what}: {e}")
+
+
+def _need_qemu():
+    if QEMU is None:
+        pytest.skip("qemu-system-riscv64 not on PATH (apt-get install qemu-system-misc)")
+
+
+def _build(name):
+    return _cached(lb.build_image, f"image {name}", name)
 
 
 def _paths(name):
-    if QEMU is None:
-        pytest.skip("qemu-system-riscv64 not on PATH (apt-get install qemu-system-misc)")
+    _need_qemu()
     return _build(name)
 
 
 def _disk_paths(kernel_image):
-    if QEMU is None:
-        pytest.skip("qemu-system-riscv64 not on PATH (apt-get install qemu-system-misc)")
+    _need_qemu()
+    return _cached(lb.disk_boot_paths, f"{kernel_image} + rootfs", kernel_image)
+
+
+@contextlib.contextmanager
+def _booted(label, cmd):
+    """A Console on cmd, closed afterwards; a timeout fails the test with the console tail."""
+    con = Console(cmd)
     try:
-        return lb.disk_boot_paths(kernel_image, os.environ.get("RVJIT_LINUX_CACHE"))
-    except lb.ArchiveUnavailable as e:
-        pytest.skip(f"Debian archive not reachable, images not cached: {e}")
-    except lb.ToolMissing as e:
-        pytest.skip(f"build tool missing: {e}")
+        yield con
+    except TimeoutError as e:
+        pytest.fail(f"{label}: {e}")
+    finally:
+        con.close()
 
 
 def rootfs_copy(tmp_path):
@@ -149,18 +165,13 @@ def test_disk_initramfs_loads_virtio_and_ext4_modules_in_order():
 @pytest.mark.parametrize("name", lb.IMAGES)
 def test_image_boots_to_shell_on_qemu(name):
     paths = _paths(name)
-    con = Console(boot_command(name, paths, f"{QEMU} -M virt -m 512M -nographic"))
-    try:
+    with _booted(name, boot_command(name, paths, QEMU_VIRT)) as con:
         seconds = con.wait_for_shell(BOOT_TIMEOUT)
         assert con.run("echo $((6*7))").strip() == "42"
         uname = con.run("uname -a")
         assert "riscv64" in uname
         print(f"{name}: shell after {seconds:.2f} s; {uname}")
         assert con.poweroff() == 0
-    except TimeoutError as e:
-        pytest.fail(f"{name}: {e}")
-    finally:
-        con.close()
 
 
 @pytest.mark.slow
@@ -183,8 +194,7 @@ def test_kernel_boots_to_shell_on_rootfs_disk_on_qemu(kernel_image, tmp_path):
     a file written in the guest is on the disk image after poweroff."""
     paths = _disk_paths(kernel_image)
     disk = fresh_copy(paths["disk"], tmp_path)
-    con = Console(boot_command(kernel_image, paths, QEMU_VIRT, lb.ROOT_APPEND, disk))
-    try:
+    with _booted(kernel_image, boot_command(kernel_image, paths, QEMU_VIRT, lb.ROOT_APPEND, disk)) as con:
         seconds = con.wait_for_shell(BOOT_TIMEOUT, ROOTFS_READY_MARKER)
         assert re.search(re.escape(ROOTFS_BANNER) + r": root /dev/vda \(ext4, rw\)", con.text)
         assert "/dev/vda / ext4 rw" in con.run("cat /proc/mounts")
@@ -192,10 +202,6 @@ def test_kernel_boots_to_shell_on_rootfs_disk_on_qemu(kernel_image, tmp_path):
         assert con.run("cat /root/hello") == f"written-on-{kernel_image}"
         print(f"{kernel_image}: rootfs shell after {seconds:.2f} s")
         assert con.poweroff() == 0
-    except TimeoutError as e:
-        pytest.fail(f"{kernel_image}: {e}")
-    finally:
-        con.close()
     assert debugfs(disk, "cat /root/hello").strip() == f"written-on-{kernel_image}"
     # the pristine image is untouched
     assert "hello" not in debugfs(paths["disk"], "ls /root")
@@ -204,13 +210,9 @@ def test_kernel_boots_to_shell_on_rootfs_disk_on_qemu(kernel_image, tmp_path):
 @pytest.mark.slow
 def test_missing_root_device_falls_back_to_initramfs_shell_on_qemu():
     paths = _paths("small")
-    con = Console(boot_command("small", paths, QEMU_VIRT, "console=ttyS0 root=/dev/vda rootdelay=1"))
-    try:
+    cmd = boot_command("small", paths, QEMU_VIRT, "console=ttyS0 root=/dev/vda rootdelay=1")
+    with _booted("small", cmd) as con:
         con.wait_for_shell(BOOT_TIMEOUT)
         assert "root device /dev/vda did not appear; staying in the initramfs" in con.text
         assert con.run("echo $((6*7))") == "42"
         assert con.poweroff() == 0
-    except TimeoutError as e:
-        pytest.fail(str(e))
-    finally:
-        con.close()
