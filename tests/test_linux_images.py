@@ -216,3 +216,18 @@ def test_missing_root_device_falls_back_to_initramfs_shell_on_qemu():
         assert "root device /dev/vda did not appear; staying in the initramfs" in con.text
         assert con.run("echo $((6*7))") == "42"
         assert con.poweroff() == 0
+
+
+@pytest.mark.slow
+def test_disk_init_mounts_proc_sys_dev_itself_when_the_kernel_mounted_root_on_qemu(tmp_path):
+    """rdinit= naming no file makes the small kernel skip its initramfs and mount
+    root= itself: the disk's init then mounts /proc and /sys on its own."""
+    paths = _disk_paths("small")
+    disk = fresh_copy(paths["disk"], tmp_path)
+    cmd = boot_command("small", paths, QEMU_VIRT, lb.ROOT_APPEND + " rdinit=/no-initramfs", disk)
+    with _booted("small", cmd) as con:
+        con.wait_for_shell(BOOT_TIMEOUT, ROOTFS_READY_MARKER)
+        assert re.search(re.escape(ROOTFS_BANNER) + r": root /dev/root \(ext4, rw\), kernel 6\.", con.text)
+        mounts = con.run("cat /proc/mounts")
+        assert "proc /proc proc" in mounts and "sysfs /sys sysfs" in mounts
+        assert con.poweroff() == 0

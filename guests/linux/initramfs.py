@@ -40,7 +40,8 @@ if [ -f /etc/modules ]; then
         insmod "/lib/modules/$m" $args || echo "{BANNER_PREFIX}: insmod $m failed"
     done < /etc/modules
 fi
-read -r release < /proc/sys/kernel/osrelease
+# (no /proc/sys in the small kernel: ask uname there)
+read -r release 2>/dev/null < /proc/sys/kernel/osrelease || release=$(uname -r)
 echo "{BANNER_PREFIX}: kernel $release"
 # root=DEVICE on the command line: mount that disk and hand over to its init,
 # as the kernel would have done without an initramfs.  Without root= (or if

@@ -62,7 +62,8 @@ case " $cmdline " in
     *) case ",$rootopts," in *,ro,*) mount -o remount,rw / && root_mount ;; esac ;;
 esac
 case ",$rootopts," in *,rw,*) rootmode=rw ;; *) rootmode=ro ;; esac
-read -r release < /proc/sys/kernel/osrelease
+# (no /proc/sys in the small kernel: ask uname there)
+read -r release 2>/dev/null < /proc/sys/kernel/osrelease || release=$(uname -r)
 echo "{ROOTFS_BANNER}: root $rootdev ($roottype, $rootmode), kernel $release"
 echo "{ROOTFS_READY_MARKER}"
 # As in the initramfs: PID 1 restarts the shell, on the real console device
