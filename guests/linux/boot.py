@@ -1,11 +1,12 @@
 """Boot a guests.linux image on QEMU (or any emulator with QEMU's flags) and drive
 its serial console like a person at a terminal.
 
-    python3 -m guests.linux.boot [NAME ...] [--out DIR] [--runs N] [--emulator CMD]
+    python3 -m guests.linux.boot [NAME ...] [--out DIR] [--runs N] [--emulator CMD] [--disk]
 
 boots each image (default: all; `--emulator "rvjit boot"` for rvjit), waits for the shell, runs `uname -a` and
 `echo $((6*7))`, powers off with `poweroff -f`, and prints the wall time from
-start to the shell prompt.  As a module:
+start to the shell prompt.  --disk boots debian/small with root=/dev/vda on a
+fresh copy of the rootfs disk image.  As a module:
 
     from guests.linux.boot import Console, boot_command
     con = Console(boot_command("debian", paths))
@@ -23,21 +24,24 @@ import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 from . import build as lb
 from .initramfs import PROMPT, READY_MARKER
+from .rootfs import ROOTFS_READY_MARKER, fresh_copy
 
 DEFAULT_EMULATOR = "qemu-system-riscv64 -M virt -m 512M -nographic"
 
 
 def boot_command(name: str, paths: dict[str, Path], emulator: str = DEFAULT_EMULATOR,
-                 append: str = "console=ttyS0 earlycon") -> list[str]:
+                 append: str = "console=ttyS0 earlycon", disk: Path | None = None) -> list[str]:
+    """disk: a raw image for the virtio drive; a copy, since the guest writes to it."""
     argv = shlex.split(emulator)
     qemu = "qemu" in Path(argv[0]).name
-    return argv + lb.qemu_args(name, paths, append, bios_flag=qemu)
+    return argv + lb.qemu_args(name, paths, append, bios_flag=qemu, disk=disk)
 
 
 class Console:
@@ -92,9 +96,10 @@ class Console:
         self.proc.stdin.write(line.encode() + b"\n")
         self.proc.stdin.flush()
 
-    def wait_for_shell(self, timeout: float = 300) -> float:
-        """Wait for /init's ready line and then the shell prompt; seconds since start."""
-        self.expect(re.escape(READY_MARKER), timeout)
+    def wait_for_shell(self, timeout: float = 300, marker: str = READY_MARKER) -> float:
+        """Wait for init's ready line (the initramfs's, or rootfs.ROOTFS_READY_MARKER
+        for a disk boot) and then the shell prompt; seconds since start."""
+        self.expect(re.escape(marker), timeout)
         self.expect(re.escape(PROMPT), timeout)
         return time.monotonic() - self.t0
 
@@ -107,7 +112,13 @@ class Console:
         # the tty echoes `__rvjit""N__`, the shell prints `__rvjitN__`: only the output matches
         self.send(f'{command}; echo {tag[:7]}""{tag[7:]}')
         m = self.expect(re.escape(tag) + r"\r?\n", timeout)
-        seg = self.buf[start:m.start()].decode(errors="replace").replace("\r", "")
+        # The line editor wraps a long echoed command line at the terminal width
+        # with "\r\r\n" (even inside the tag): undo that, then skip the echo.
+        seg = self.buf[start:m.start()].decode(errors="replace").replace("\r\r\n", "")
+        seg = seg.replace("\r", "")
+        echoed = f'{tag[:7]}""{tag[7:]}'
+        if echoed in seg:
+            seg = seg.split(echoed, 1)[1]
         out = seg.split("\n", 1)[1] if "\n" in seg else ""
         self.expect(re.escape(PROMPT), timeout)
         return out.rstrip("\n")
@@ -131,10 +142,17 @@ class Console:
 
 
 def boot_and_check(name: str, paths: dict[str, Path], emulator: str = DEFAULT_EMULATOR,
-                   timeout: float = 300) -> dict:
-    con = Console(boot_command(name, paths, emulator))
+                   timeout: float = 300, disk: Path | None = None) -> dict:
+    """Boot to the shell, run two commands, power off.  With disk (a copy of
+    rootfs.img; paths from build.disk_boot_paths) root is the disk's file system."""
+    if disk is None:
+        con = Console(boot_command(name, paths, emulator))
+        marker = READY_MARKER
+    else:
+        con = Console(boot_command(name, paths, emulator, lb.ROOT_APPEND, disk))
+        marker = ROOTFS_READY_MARKER
     try:
-        t = con.wait_for_shell(timeout)
+        t = con.wait_for_shell(timeout, marker)
         uname = con.run("uname -a")
         answer = con.run("echo $((6*7))")
         rc = con.poweroff()
@@ -151,13 +169,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=1, help="boots per image (the median is shown)")
     ap.add_argument("--emulator", default=DEFAULT_EMULATOR,
                     help=f"emulator command before the image flags (default: {DEFAULT_EMULATOR})")
+    ap.add_argument("--disk", action="store_true",
+                    help="root on (a copy of) the rootfs disk: debian and small only")
     ap.add_argument("-v", "--verbose", action="store_true", help="print the console of the last run")
     args = ap.parse_args(argv)
-    for name in args.names or lb.IMAGES:
-        paths = lb.build_image(name, args.out)
+    names = args.names or (["debian", "small"] if args.disk else lb.IMAGES)
+    if args.disk and "payload" in names:
+        ap.error("--disk boots debian or small (payload has its kernel command line built in)")
+    for name in names:
+        paths = lb.disk_boot_paths(name, args.out) if args.disk else lb.build_image(name, args.out)
         times = []
         for _ in range(args.runs):
-            r = boot_and_check(name, paths, args.emulator)
+            with tempfile.TemporaryDirectory(prefix="rvjit-disk-") as tmp:
+                disk = fresh_copy(paths["disk"], Path(tmp)) if args.disk else None
+                r = boot_and_check(name, paths, args.emulator, disk=disk)
             ok = r["answer"].strip() == "42" and r["exit"] == 0
             times.append(r["to_prompt_s"])
             print(f"{name}: {'ok' if ok else 'FAILED'}  to prompt {r['to_prompt_s']:.2f} s  "

@@ -14,6 +14,9 @@ Images (see guests/linux/README.md):
            guests/linux/small.config, the busybox initramfs built in.
   payload  OpenSBI fw_payload.elf built from Debian's opensbi source package with
            the small kernel as payload: one ELF that boots to a shell.
+  rootfs   a root filesystem disk (rootfs.img, raw ext4 by mke2fs -d) with busybox
+           and an init that starts a shell; boot debian (initramfs-disk.cpio.gz)
+           or small with `root=/dev/vda rw` and the disk as a virtio drive.
 
 Everything goes to $XDG_CACHE_HOME/rvjit/linux (default ~/.cache/rvjit/linux)
 or --out DIR.  An image is rebuilt only when its stamp (a hash of the recipe
@@ -46,16 +49,25 @@ import time
 from pathlib import Path
 
 from . import initramfs as ifs
+from . import kmods
+from . import rootfs as rfs
 
 HERE = Path(__file__).resolve().parent
 SMALL_CONFIG = HERE / "small.config"
 DEFAULT_SUITE = "trixie"          # Debian 13, stable as of 2026 (used if detection fails)
-IMAGES = ("debian", "small", "payload")
+IMAGES = ("debian", "small", "payload")   # bootable: firmware (+ kernel)
+DISKS = ("rootfs",)                         # disk images, booted with a kernel image
 CROSS = os.environ.get("RVJIT_LINUX_CROSS", "riscv64-linux-gnu-")
 FW_BASE = 0x80000000              # where the virt board's firmware runs
 KERNEL_OFFSET = 0x200000          # fw_jump / fw_payload enter the kernel at FW_BASE + this
 # Bump an entry to force that image to be rebuilt by everyone.
-RECIPE = {"debian": 1, "small": 1, "payload": 1}
+RECIPE = {"debian": 2, "small": 1, "payload": 1, "rootfs": 1}
+# What the Debian kernel needs as modules to mount root on a virtio disk (its
+# virtio-mmio, virtio-blk, virtio-rng and ext4 are =m), loaded with their
+# dependencies from initramfs-disk.cpio.gz.
+DISK_MODULES = ("virtio_mmio", "virtio_blk", "virtio_rng", "ext4")
+# Kernel command line for root on the rootfs disk (the first virtio drive).
+ROOT_APPEND = "console=ttyS0 earlycon root=/dev/vda rw"
 APT_LISTS_MAX_AGE = 24 * 3600
 
 
@@ -394,18 +406,32 @@ def _initramfs_key() -> str:
     return sha256_file(Path(ifs.__file__))
 
 
+def disk_initramfs(busybox: Path, modules_dir: Path, scratch: Path) -> ifs.Initramfs:
+    """The busybox initramfs plus DISK_MODULES and their dependencies (decompressed
+    into scratch first), which /init loads in order before mounting root=."""
+    fs = ifs.busybox_initramfs(busybox)
+    scratch.mkdir(parents=True, exist_ok=True)
+    for mod in kmods.ModuleTree(modules_dir).load_order(list(DISK_MODULES)):
+        ko = scratch / f"{mod.name}.ko"
+        ko.write_bytes(mod.data())
+        fs.add_module(ko)
+    return fs
+
+
 def build_debian(root: Path, apt: Apt, force: bool = False) -> dict[str, Path]:
     out = root / "debian"
     outputs = {
         "firmware": out / "fw_jump.elf",
         "kernel": out / "Image",
         "initrd": out / "initramfs.cpio.gz",
+        "initrd_disk": out / "initramfs-disk.cpio.gz",
         "fw_jump_bin": out / "fw_jump.bin",
         "fw_dynamic": out / "fw_dynamic.elf",
         "fw_dynamic_bin": out / "fw_dynamic.bin",
         "busybox": out / "busybox",
     }
-    key = _hash("debian", RECIPE["debian"], _initramfs_key())
+    key = _hash("debian", RECIPE["debian"], _initramfs_key(), sha256_file(Path(kmods.__file__)),
+                DISK_MODULES)
     old = None if force else _stamp_ok(out, key, outputs)
     if old and not apt.refresh:
         return outputs
@@ -450,6 +476,11 @@ def build_debian(root: Path, apt: Apt, force: bool = False) -> dict[str, Path]:
                 shutil.copyfile(fw / f"{n}.elf", out / f"{n}.debian-pie.elf")
             else:
                 shutil.copyfile(fw / f"{n}.elf", out / f"{n}.elf")
+        moddirs = sorted((t / kpkg).glob("lib/modules/*/kernel")) + \
+            sorted((t / kpkg).glob("usr/lib/modules/*/kernel"))
+        if not moddirs:
+            raise BuildError(f"{kpkg} has no lib/modules/<version>/kernel")
+        disk_initramfs(out / "busybox", moddirs[0].parent, t / "ko").write(out / "initramfs-disk.cpio.gz")
     ifs.busybox_initramfs(out / "busybox").write(out / "initramfs.cpio.gz")
     _write_stamp(out, key, outputs, versions)
     return outputs
@@ -627,54 +658,110 @@ def build_payload(root: Path, apt: Apt, force: bool = False) -> dict[str, Path]:
     return outputs
 
 
-BUILDERS = {"debian": build_debian, "small": build_small, "payload": build_payload}
+def build_rootfs(root: Path, apt: Apt, force: bool = False) -> dict[str, Path]:
+    """The pristine root filesystem image; boot a copy (rootfs.fresh_copy)."""
+    deb = build_debian(root, apt)
+    out = root / "rootfs"
+    outputs = {"disk": out / "rootfs.img"}
+    key = _hash("rootfs", RECIPE["rootfs"], sha256_file(Path(rfs.__file__)), _initramfs_key(),
+                sha256_file(deb["busybox"]), rfs.IMAGE_SIZE_MIB)
+    if not force and _stamp_ok(out, key, outputs):
+        return outputs
+    out.mkdir(parents=True, exist_ok=True)
+    if shutil.which("mke2fs") is None or shutil.which("debugfs") is None:
+        raise ToolMissing("mke2fs/debugfs not found: apt-get install e2fsprogs "
+                          "(see guests/linux/requirements-apt.txt)")
+    log(f"write {outputs['disk']} ({rfs.IMAGE_SIZE_MIB} MiB ext4, mke2fs -d)")
+    try:
+        rfs.build_rootfs_image(deb["busybox"], outputs["disk"])
+    except rfs.RootfsError as e:
+        raise BuildError(str(e)) from e
+    _write_stamp(out, key, outputs, {})
+    return outputs
+
+
+def disk_boot_paths(kernel_image: str, out: str | Path | None = None) -> dict[str, Path]:
+    """The files that boot `kernel_image` ("debian" or "small") with root on the
+    rootfs disk: firmware, kernel, initrd (debian: initramfs-disk.cpio.gz, with the
+    modules; small: none, its drivers and initramfs are built in) and "disk", the
+    pristine rootfs.img, which a boot must not use itself: boot a copy."""
+    if kernel_image not in ("debian", "small"):
+        raise ValueError(f"no disk boot for image {kernel_image!r}; debian or small")
+    paths = dict(build_image(kernel_image, out))
+    if kernel_image == "debian":
+        paths["initrd"] = paths["initrd_disk"]
+    paths = {k: paths[k] for k in ("firmware", "kernel", "initrd") if k in paths}
+    paths["disk"] = build_image("rootfs", out)["disk"]
+    return paths
+
+
+BUILDERS = {"debian": build_debian, "small": build_small, "payload": build_payload,
+            "rootfs": build_rootfs}
 
 
 def build_image(name: str, out: str | Path | None = None, force: bool = False,
                 refresh: bool = False) -> dict[str, Path]:
     """Build (or reuse from the cache) one image; returns its files.
 
-    Every image has "firmware" (the -bios file); debian and small have "kernel";
-    debian has "initrd".  Raises ArchiveUnavailable when the Debian archive is
-    needed but cannot be reached, BuildError for other failures."""
+    Every image of IMAGES has "firmware" (the -bios file); debian and small have
+    "kernel"; debian has "initrd" and "initrd_disk".  The rootfs disk has "disk"
+    only (see disk_boot_paths).  Raises ArchiveUnavailable when the Debian archive
+    is needed but cannot be reached, BuildError for other failures."""
     if name not in BUILDERS:
-        raise ValueError(f"unknown image {name!r}; one of {', '.join(IMAGES)}")
+        raise ValueError(f"unknown image {name!r}; one of {', '.join(IMAGES + DISKS)}")
     root = Path(out) if out else default_out_dir()
     root.mkdir(parents=True, exist_ok=True)
     root = root.resolve()
     return BUILDERS[name](root, Apt(root / "apt", refresh=refresh), force=force)
 
 
+def drive_args(disk: Path) -> list[str]:
+    """A raw disk image as the board's virtio-blk disk on virtio-mmio, plus a
+    virtio-rng-device for the guest's entropy.  QEMU's `if=virtio` alone would put
+    the disk on PCI, which rvjit's board (virtio-mmio only) and the small kernel
+    lack; `rvjit boot` takes the same -drive/-device spelling as QEMU."""
+    return ["-drive", f"file={disk},format=raw,if=none,id=rootdisk",
+            "-device", "virtio-blk-device,drive=rootdisk", "-device", "virtio-rng-device"]
+
+
 def qemu_args(name: str, paths: dict[str, Path], append: str = "console=ttyS0 earlycon",
-              bios_flag: bool = True) -> list[str]:
+              bios_flag: bool = True, disk: Path | None = None) -> list[str]:
     """QEMU arguments that boot an image, after the machine options.  With
-    bios_flag=False the firmware comes first without -bios, as `rvjit boot` takes it."""
+    bios_flag=False the firmware comes first without -bios, as `rvjit boot` takes it.
+    disk: a raw image to attach as a virtio drive (a copy, never the pristine one)."""
     args = ["-bios", str(paths["firmware"])] if bios_flag else [str(paths["firmware"])]
     if "kernel" in paths:
         args += ["-kernel", str(paths["kernel"])]
         if "initrd" in paths:
             args += ["-initrd", str(paths["initrd"])]
         args += ["-append", append]
+    if disk is not None:
+        args += drive_args(disk)
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m guests.linux.build", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", action="append", choices=IMAGES, metavar="NAME",
-                    help=f"build only this image (repeatable; one of {', '.join(IMAGES)})")
+    ap.add_argument("--only", action="append", choices=IMAGES + DISKS, metavar="NAME",
+                    help=f"build only this image (repeatable; one of {', '.join(IMAGES + DISKS)})")
     ap.add_argument("--out", help=f"output directory (default {default_out_dir()})")
     ap.add_argument("--force", action="store_true", help="rebuild even if the cache is current")
     ap.add_argument("--refresh", action="store_true",
                     help="re-read the Debian archive; rebuild what newer packages change")
     args = ap.parse_args(argv)
-    names = args.only or list(IMAGES)
+    names = args.only or list(IMAGES + DISKS)
     try:
         for name in names:
             paths = build_image(name, args.out, force=args.force, refresh=args.refresh)
             for k, p in paths.items():
                 print(f"{name}.{k}: {p}  ({p.stat().st_size} bytes)")
+            if name in DISKS:
+                boot = disk_boot_paths("debian", args.out)
+                cmd = qemu_args("debian", boot, ROOT_APPEND, disk=Path("copy-of-rootfs.img"))
+            else:
+                cmd = qemu_args(name, paths)
             print(f"{name}.qemu: qemu-system-riscv64 -M virt -m 512M -nographic "
-                  + " ".join(f'"{a}"' if " " in a else a for a in qemu_args(name, paths)))
+                  + " ".join(f'"{a}"' if " " in a else a for a in cmd))
     except BuildError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -22,6 +22,8 @@ from pathlib import Path, PurePosixPath
 READY_MARKER = "rvjit-linux: shell ready"
 BANNER_PREFIX = "rvjit-linux: init"
 PROMPT = "rvjit# "
+# Where /init mounts the root= disk before switch_root.
+NEW_ROOT = "/newroot"
 
 INIT_SCRIPT = f"""#!/bin/sh
 # /init of the rvjit test initramfs (guests/linux/initramfs.py).  Every
@@ -38,8 +40,46 @@ if [ -f /etc/modules ]; then
         insmod "/lib/modules/$m" $args || echo "{BANNER_PREFIX}: insmod $m failed"
     done < /etc/modules
 fi
-read -r release < /proc/sys/kernel/osrelease
+# (no /proc/sys in the small kernel: ask uname there)
+read -r release 2>/dev/null < /proc/sys/kernel/osrelease || release=$(uname -r)
 echo "{BANNER_PREFIX}: kernel $release"
+# root=DEVICE on the command line: mount that disk and hand over to its init,
+# as the kernel would have done without an initramfs.  Without root= (or if
+# the disk cannot be mounted) the shell below runs in the initramfs.
+root= rootfstype= rootmode=ro rootdelay=30 newinit=/sbin/init
+read -r cmdline < /proc/cmdline
+for arg in $cmdline; do
+    case "$arg" in
+        root=*) root="${{arg#root=}}" ;;
+        rootfstype=*) rootfstype="${{arg#rootfstype=}}" ;;
+        rootdelay=*) rootdelay="${{arg#rootdelay=}}" ;;
+        init=*) newinit="${{arg#init=}}" ;;
+        rw|ro) rootmode="$arg" ;;
+    esac
+done
+if [ -n "$root" ]; then
+    # Drivers probe asynchronously: give the device node time to appear.
+    tries=$((rootdelay * 10))
+    while [ ! -b "$root" ] && [ "$tries" -gt 0 ]; do
+        usleep 100000
+        tries=$((tries - 1))
+    done
+    if ! [ -b "$root" ]; then
+        echo "{BANNER_PREFIX}: root device $root did not appear; staying in the initramfs"
+    elif ! mount -o "$rootmode" ${{rootfstype:+-t "$rootfstype"}} "$root" {NEW_ROOT}; then
+        echo "{BANNER_PREFIX}: cannot mount $root; staying in the initramfs"
+    elif ! [ -x "{NEW_ROOT}$newinit" ]; then
+        echo "{BANNER_PREFIX}: $root has no $newinit; staying in the initramfs"
+        umount {NEW_ROOT}
+    else
+        echo "{BANNER_PREFIX}: switching to root $root ($rootmode), running $newinit"
+        # The disk's init finds /proc, /sys and /dev already mounted.
+        mount -o move /proc {NEW_ROOT}/proc
+        mount -o move /sys {NEW_ROOT}/sys
+        mount -o move /dev {NEW_ROOT}/dev
+        exec switch_root {NEW_ROOT} "$newinit"
+    fi
+fi
 echo "{READY_MARKER}"
 # PID 1 never exits: a shell that ends is started again.  cttyhack opens the
 # real console device (/sys/class/tty/console/active) as the controlling tty
@@ -185,7 +225,7 @@ def busybox_initramfs(busybox: Path) -> Initramfs:
     (/sbin, /usr/bin and /usr/sbin link to /bin), /dev/console, and /init."""
     data = Path(busybox).read_bytes()
     fs = Initramfs()
-    for d in ("dev", "proc", "sys", "tmp", "root", "etc", "lib", "mnt", "run", "usr"):
+    for d in ("dev", "proc", "sys", "tmp", "root", "etc", "lib", "mnt", "run", "usr", NEW_ROOT):
         fs.add_dir(d)
     fs.add_dir("tmp", 0o1777)
     fs.add_chardev("/dev/console", 5, 1)
