@@ -39,6 +39,8 @@ if [ -f /etc/modules ]; then
         case "$m" in ''|'#'*) continue ;; esac
         insmod "/lib/modules/$m" $args || echo "{BANNER_PREFIX}: insmod $m failed"
     done < /etc/modules
+    # The console may only exist now (console=hvc0 needs the virtio-mmio module): reopen it.
+    exec 0<>/dev/console 1>&0 2>&0
 fi
 # (no /proc/sys in the small kernel: ask uname there)
 read -r release 2>/dev/null < /proc/sys/kernel/osrelease || release=$(uname -r)

@@ -24,6 +24,7 @@ from .background import BackgroundCompiler, CompileJob
 PAGE_SHIFT = 12
 PAGE = 1 << PAGE_SHIFT
 MAX_COUNTERS = 1 << 20
+JCACHE_FILLED_LIMIT = (1 << JCACHE_BITS) // 8   # slots remembered per jump cache table
 # A first-tier block is recompiled with optimisation after this many runs. Optimised compiling
 # costs ~6 ms a block and saves a few ns a run, so only blocks that keep running pay it back.
 HOT_THRESHOLD = 50_000
@@ -123,6 +124,10 @@ class Translator:
         # most sfence.vma pages are data pages, and then there is nothing to search.
         self.jcache_vpages: set[int] = set()
         self.jcache = self.jcaches[hart.state.priv]
+        self.jcache_priv = hart.state.priv
+        # Slots filled since each table was last cleared: clearing just those keeps a flush
+        # cheap however large the tables are (a module load flushes hundreds of times).
+        self.jcache_filled: list[list[int]] = [[] for _ in range(4)]
         # Records of dropped threaded blocks: native code may still be running one (a store that
         # invalidates its own block), so they are freed only back in the run loop (lookup).
         self._dropped_records: list = []
@@ -137,7 +142,7 @@ class Translator:
 
     def flush_jcache(self):
         """Forget every jump cache entry: the current table now, the others when next used."""
-        self.jcache[:, 0] = 1
+        self._clear_jcache(self.jcache_priv)
         self.stale_jcaches = {p for p in range(4) if p != self.hart.state.priv}
         self.jcache_vpages.clear()
 
@@ -162,11 +167,19 @@ class Translator:
         entries = self.jcaches[:, self._slot(t.pc)]
         entries[(entries[:, 0] == np.uint64(t.pc)) & (entries[:, 1] == np.uint64(t.address)), 0] = 1
 
+    def _clear_jcache(self, priv: int):
+        filled = self.jcache_filled[priv]
+        if len(filled) > JCACHE_FILLED_LIMIT:
+            self.jcaches[priv, :, 0] = 1
+        elif filled:
+            self.jcaches[priv, filled, 0] = 1
+        filled.clear()
+
     def switch_jcache(self, priv: int):
         if priv in self.stale_jcaches:
             self.stale_jcaches.discard(priv)
-            self.jcaches[priv, :, 0] = 1
-        self.jcache = self.jcaches[priv]
+            self._clear_jcache(priv)
+        self.jcache, self.jcache_priv = self.jcaches[priv], priv
         self.hart.state.jcache = self.jcache.ctypes.data
 
     def lookup(self, pc: int) -> Translation:
@@ -182,6 +195,9 @@ class Translator:
     def _install(self, t: Translation):
         slot = self._slot(t.pc)
         self.jcache_vpages.add(t.pc >> PAGE_SHIFT)
+        filled = self.jcache_filled[self.jcache_priv]
+        if len(filled) <= JCACHE_FILLED_LIMIT:       # past it, a flush clears the whole table
+            filled.append(slot)
         self.jcache[slot, 0] = t.pc
         self.jcache[slot, 1] = t.address
         self.jcache[slot, 2] = t.data
