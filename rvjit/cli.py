@@ -100,10 +100,24 @@ def _add_cache(parser: argparse.ArgumentParser) -> None:
              "i.e. ~/.cache/rvjit/objects)")
     parser.add_argument("--no-cache", action="store_true",
                         help="neither read nor write the compiled-code cache")
+    parser.add_argument("--cache-size", metavar="SIZE", type=_cache_size,
+                        help="bound on the compiled-code cache directory, like 256M or 2G; the "
+                             "least recently used objects go first when it is full (default 512M)")
+
+
+def _cache_size(text: str) -> str:
+    from rvjit.backend.objcache import parse_size
+    try:
+        parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 def _apply_cache_options(args: argparse.Namespace) -> None:
     # The engines read these when they are created (rvjit.backend.objcache).
+    if getattr(args, "cache_size", None):
+        os.environ["RVJIT_CACHE_SIZE"] = args.cache_size
     if getattr(args, "no_cache", False):
         os.environ["RVJIT_NO_CACHE"] = "1"
     elif getattr(args, "cache_dir", None):

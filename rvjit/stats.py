@@ -24,7 +24,8 @@ def format_run_stats(machine, translator, rs, total_seconds) -> str:
                   if e is not None and e.cache is not None]
         if caches:
             lines.append(f"  code cache from disk        {sum(c.hits for c in caches):>7,} hits {sum(c.misses for c in caches):>5,} misses"
-                         f"  ({caches[0].directory})")
+                         f"  ({caches[0].directory}; {sum(c.evicted for c in caches):,} evicted)")
+        lines += _tier_lines(translator, insns)
         if translator.compiler is not None:
             lines.append(f"  optimising on 2nd thread    {ts.background_seconds * 1e3:>11.1f} ms  (not in the time below)")
         e = translator.engine
@@ -43,3 +44,24 @@ def format_run_stats(machine, translator, rs, total_seconds) -> str:
               f"  guest MIPS (executing)      {insns / executing / 1e6:>14.1f}",
               f"  guest MIPS (overall)        {insns / max(total_seconds, 1e-9) / 1e6:>14.1f}", ""]
     return "\n".join(lines)
+
+
+def _hits(*engines) -> int:
+    return sum(e.cache.hits for e in engines if e is not None and e.cache is not None)
+
+
+def _tier_lines(translator, retired) -> list[str]:
+    """Blocks, guest instructions run (block runs x lengths), compile time and disk-cache hits
+    of each tier."""
+    ts, sec = translator.stats, translator.stats.seconds
+    first = min(translator.first_tier_insns(), retired)
+    first_compile = sum(sec[k] for k in ("decode+lift", "threading", "handler-compile", "llvm-ir", "llvm-compile"))
+    hot_compile = sec["optimising hot"] + ts.background_seconds
+    rows = [("first tier (threaded)", ts.blocks, first, first_compile,
+             _hits(translator.engine, getattr(translator.library, "engine", None)))]
+    if translator.hot_engine is not None:
+        rows.append(("optimised regions", ts.promoted, retired - first, hot_compile, _hits(translator.hot_engine)))
+    lines = [f"  {'per tier':<24}{'blocks':>10}{'guest insns run':>17}{'compile ms':>12}{'disk hits':>11}"]
+    for name, blocks, run, seconds, hits in rows:
+        lines.append(f"    {name:<22}{blocks:>10,}{run:>17,}{seconds * 1e3:>12.1f}{hits:>11,}")
+    return lines

@@ -351,3 +351,10 @@ def test_parse_mem_size(text, size):
 def test_parse_mem_size_rejects(text):
     with pytest.raises(GuestInputError, match="memory size"):
         parse_mem_size(text)
+
+
+@pytest.mark.parametrize("value", ["0", "big", "1.5G"])
+def test_bad_cache_size(program, value):
+    result = run_cli("run", program, "--cache-size", value)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--cache-size" in result.stderr and value in result.stderr

@@ -38,3 +38,28 @@ def test_guest_passes_on_jit(name):
 def test_guest_passes_on_interpreter(name):
     code, out = run_guest(_PROGRAMS[name], interpret=True)
     assert code == 0, f"{name} failed with status {code}: {out[-400:]}"
+
+
+@pytest.mark.parametrize("threshold", [1 << 62, 2_000])
+def test_per_tier_statistics_account_for_every_instruction(threshold, monkeypatch):
+    """--stats splits the instructions run between the tiers: all in first-tier code when
+    nothing gets hot; most in optimised regions when hot loops are promoted."""
+    from rvjit.backend import translator as translator_module
+    from rvjit.stats import format_run_stats
+    monkeypatch.setattr(translator_module, "HOT_THRESHOLD", threshold)
+    monkeypatch.setattr(translator_module, "WARM_THRESHOLD", threshold // 16)
+    monkeypatch.setattr(translator_module, "PROMOTE_INTERVAL", 0.0)
+    machine = Machine(128 << 20, console=io.BytesIO())
+    machine.load_elf(str(_PROGRAMS["c/numeric"]))
+    translator = translator_module.Translator(machine.hart, background=False)
+    rs = run_native(machine, translator)
+    assert machine.exit_code == 0
+    retired, first = machine.hart.instret(), translator.first_tier_insns()
+    if threshold > retired:
+        assert translator.stats.promoted == 0
+        assert abs(first - retired) <= 64          # a block left early counts whole
+    else:
+        assert translator.stats.promoted > 0 and 0 < first < retired - 100_000
+    report = format_run_stats(machine, translator, rs, 1.0)
+    row = next(line for line in report.splitlines() if "first tier (threaded)" in line)
+    assert f"{min(first, retired):,}" in row and f"{translator.stats.blocks:,}" in row

@@ -3,6 +3,8 @@ import ctypes
 import multiprocessing
 import os
 
+import pytest
+
 from rvjit.backend.engine import Engine
 from rvjit.backend.objcache import MAGIC, ObjectCache
 
@@ -90,3 +92,40 @@ def test_concurrent_writers_leave_a_whole_file(tmp_path):
         assert p.exitcode == 0
     assert cache.load(cache.key("shared")) in payloads
     assert cache.rejected == 0
+
+
+def test_eviction_keeps_the_directory_under_its_bound_and_the_recently_used(tmp_path):
+    from rvjit.backend.objcache import LOW_WATER
+    limit = 100_000
+    cache = ObjectCache(str(tmp_path), "sig", limit=limit)
+    keys = [cache.key(f"module {i}") for i in range(30)]
+    kept = keys[0]
+    for i, key in enumerate(keys):
+        cache.store(key, bytes([i]) * 9_000)
+        assert cache.load(kept) is not None         # used all along: must survive every eviction
+    sizes = [os.path.getsize(p) for p in tmp_path.rglob("*.o")]
+    assert sum(sizes) <= limit
+    assert cache.evicted >= 30 - limit // 9_000
+    assert cache.load(kept) == bytes([0]) * 9_000
+    assert cache.load(keys[1]) is None              # the least recently used went first
+    assert cache.load(keys[-1]) == bytes([29]) * 9_000
+    assert sum(sizes) >= limit * LOW_WATER - 9_100  # evicted down to the low-water mark, no further
+
+
+def test_a_new_process_counts_what_others_left(tmp_path):
+    first = ObjectCache(str(tmp_path), "sig", limit=10 ** 9)
+    for i in range(10):
+        first.store(first.key(f"m{i}"), b"x" * 10_000)
+    second = ObjectCache(str(tmp_path), "sig", limit=50_000)
+    second.store(second.key("new"), b"y" * 10_000)  # its first store counts the directory
+    assert sum(os.path.getsize(p) for p in tmp_path.rglob("*.o")) <= 50_000
+    assert second.load(second.key("new")) == b"y" * 10_000
+
+
+def test_size_parsing():
+    from rvjit.backend.objcache import parse_size
+    assert parse_size("256M") == 256 << 20 and parse_size("2G") == 2 << 30 and parse_size("4096") == 4096
+    assert parse_size("64MiB") == 64 << 20
+    for bad in ("", "M", "-5M", "0", "1.5G", "lots"):
+        with pytest.raises(ValueError):
+            parse_size(bad)

@@ -12,6 +12,12 @@ renamed into place, so processes sharing the directory never see a partial file.
 
 Location: $RVJIT_CACHE_DIR, else $XDG_CACHE_HOME/rvjit/objects, else ~/.cache/rvjit/objects;
 RVJIT_NO_CACHE=1 turns the cache off.
+
+The directory is bounded ($RVJIT_CACHE_SIZE, default 512 MiB; `--cache-size`): a process that
+finds it over the bound after a store deletes the least recently used objects (a hit refreshes a
+file's modification time) until it is under three quarters of it. Every process counts the
+directory itself, so several of them sharing it keep to the bound together; one that loses a
+file to another's eviction just compiles again.
 """
 import hashlib
 import os
@@ -19,6 +25,27 @@ import tempfile
 
 MAGIC = b"rvjit-object-1\n"
 DIGEST = 32
+DEFAULT_SIZE_LIMIT = 512 << 20
+LOW_WATER = 0.75              # eviction goes down to this share of the bound
+
+
+def size_limit() -> int:
+    text = os.environ.get("RVJIT_CACHE_SIZE")
+    return parse_size(text) if text else DEFAULT_SIZE_LIMIT
+
+
+def parse_size(text: str) -> int:
+    """QEMU-style sizes: 64M, 2G, 512K, or a bare number of bytes."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    scale = units.get(t[-1:], 1)
+    try:
+        value = int(t[:-1] if t[-1:] in units else t)
+    except ValueError:
+        raise ValueError(f"invalid size '{text}': use a number with K, M or G, like 256M") from None
+    if value <= 0:
+        raise ValueError(f"invalid size '{text}': must be positive")
+    return value * scale
 
 
 def default_directory() -> str | None:
@@ -32,11 +59,14 @@ def default_directory() -> str | None:
 
 
 class ObjectCache:
-    def __init__(self, directory: str, signature: str):
+    def __init__(self, directory: str, signature: str, limit: int | None = None):
         """signature: what else the objects depend on (LLVM version, CPU, options)."""
         self.directory = directory
         self.signature = signature.encode()
-        self.hits = self.misses = self.rejected = 0
+        self.limit = size_limit() if limit is None else limit
+        self.hits = self.misses = self.rejected = self.evicted = 0
+        self._stored_since_count = self.limit      # count the directory at the first store
+        self._size = 0
 
     def key(self, ir_text: str) -> str:
         h = hashlib.sha256(self.signature)
@@ -64,6 +94,10 @@ class ObjectCache:
                 pass
             return None
         self.hits += 1
+        try:
+            os.utime(self._path(key))       # recently used: evicted last
+        except OSError:
+            pass
         return payload
 
     def store(self, key: str, payload: bytes):
@@ -75,4 +109,49 @@ class ObjectCache:
                 f.write(MAGIC + hashlib.sha256(payload).digest() + payload)
             os.replace(tmp, path)
         except OSError:
-            pass            # a cache that cannot be written only costs speed
+            return          # a cache that cannot be written only costs speed
+        self._size += len(payload) + len(MAGIC) + DIGEST
+        self._stored_since_count += len(payload)
+        # Other processes fill the directory too: count it again after every tenth of the bound
+        # stored here, and whenever this process's own count says it is over.
+        if self._size > self.limit or self._stored_since_count >= self.limit // 10:
+            self._size = self._trim()
+            self._stored_since_count = 0
+
+    def _entries(self) -> list[tuple[float, int, str]]:
+        """(last use, size, path) of every object file in the directory."""
+        found = []
+        try:
+            subdirs = os.scandir(self.directory)
+        except OSError:
+            return found
+        with subdirs:
+            for sub in subdirs:
+                if not sub.is_dir():
+                    continue
+                try:
+                    with os.scandir(sub.path) as files:
+                        for f in files:
+                            if f.name.endswith(".o"):
+                                st = f.stat()
+                                found.append((st.st_mtime, st.st_size, f.path))
+                except OSError:
+                    continue
+        return found
+
+    def _trim(self) -> int:
+        """Delete least recently used objects while over the bound; returns the size left."""
+        entries = self._entries()
+        total = sum(size for _, size, _ in entries)
+        if total <= self.limit:
+            return total
+        for _, size, path in sorted(entries):
+            if total <= self.limit * LOW_WATER:
+                break
+            try:
+                os.unlink(path)
+            except OSError:
+                continue
+            total -= size
+            self.evicted += 1
+        return total

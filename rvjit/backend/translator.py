@@ -84,6 +84,7 @@ class TranslatorStats:
         self.invalidations = 0
         self.promoted = 0
         self.background_seconds = 0.0   # optimising on the compiler thread (not on the guest's)
+        self.first_tier_insns_banked = 0  # run counters zeroed at promotion, as instructions
         self.threaded_blocks = 0
         self.seconds = {"decode+lift": 0.0, "threading": 0.0, "handler-compile": 0.0, "llvm-ir": 0.0,
                         "llvm-compile": 0.0, "optimising hot": 0.0, "fp runtime": 0.0}
@@ -106,6 +107,7 @@ class Translator:
         self.compiler = BackgroundCompiler(self.hot_engine) if tiered and background else None
         # one spare counter at the end: threaded blocks without a counter of their own count there
         self.counters = np.zeros(MAX_COUNTERS + 1, dtype=np.uint64)
+        self.counter_lengths = np.zeros(MAX_COUNTERS + 1, dtype=np.uint64)   # insns of the block
         self.counter_owner: list[Translation] = []
         self._next_promote_scan = 0.0
         hart.state.counters = self.counters.ctypes.data
@@ -314,6 +316,7 @@ class Translator:
                         seconds, stage or {}, insns=insns)
         if counter is not None:
             self.counter_owner.append(t)
+            self.counter_lengths[counter] = len(insns)
         key = (pc, paddr)
         self.blocks[key] = t
         for page in pages:
@@ -368,7 +371,7 @@ class Translator:
             if id(t) not in included:
                 regions.append(self._region(t))
                 included.update(id(m) for m in regions[-1])
-        self.counters[hot] = 0
+        self._bank_runs(hot)
         if not regions:
             return installed
         names = [f"{r[0].name}_hot" for r in regions]
@@ -377,7 +380,7 @@ class Translator:
             for t in members:
                 t.compiling = True
                 if t.counter is not None:
-                    self.counters[t.counter] = 0
+                    self._bank_runs([t.counter])
         job = CompileJob(ir_text, names, list(zip(names, regions)))
         self.stats.seconds["optimising hot"] += time.perf_counter() - t0
         if self.compiler is not None:
@@ -387,6 +390,17 @@ class Translator:
         job.compiled = self.hot_engine.compile(ir_text, names)
         self.stats.seconds["optimising hot"] += time.perf_counter() - t1
         return installed + self._install_regions(job)
+
+    def _bank_runs(self, counters):
+        """Zero run counters, keeping the first-tier instructions they stand for."""
+        self.stats.first_tier_insns_banked += int(np.dot(self.counters[counters], self.counter_lengths[counters]))
+        self.counters[counters] = 0
+
+    def first_tier_insns(self) -> int:
+        """Guest instructions run in first-tier code (block runs x block lengths: a run that
+        trapped part-way counts whole)."""
+        n = len(self.counter_owner)
+        return self.stats.first_tier_insns_banked + int(np.dot(self.counters[:n], self.counter_lengths[:n]))
 
     def finish_background_work(self, timeout: float | None = None):
         """Wait for compiles in flight and install them (tests; reproducible statistics)."""
