@@ -64,7 +64,8 @@ def run(mode, insns, setup, code):
             translator_module.HOT_THRESHOLD = saved
         assert m.translator.blocks[(code, code)].tier == (1 if mode == "optimised" else 0)
     csrs = {num: h.csr.access(num, 0, "rs", True, False) for num in CSRS} if st.priv == PRV_M else {}
-    return dict(pc=st.pc, priv=st.priv, x=list(st.x), mstatus=st.mstatus, mcause=h.csr.mcause,
+    return dict(pc=st.pc, priv=st.priv, x=list(st.x), mstatus=st.mstatus, tlb_mode=st.tlb_mode,
+                mcause=h.csr.mcause,
                 mepc=h.csr.mepc, scause=h.csr.scause, sepc=h.csr.sepc, csrs=csrs)
 
 
@@ -92,7 +93,7 @@ def mode(request):
     return request.param
 
 
-OPERANDS = [M64, 0x8000_0000_0000_1223, SIE_BIT | (1 << 18)]
+OPERANDS = [M64, 2 << 11, SIE_BIT | (1 << 18)]      # 2 << 11: only the reserved MPP value
 _code_slots = itertools.count(CODE, 0x100)
 
 
@@ -112,6 +113,18 @@ def test_inline_csr_matches_the_interpreter(mode, csr, priv, value):
     code = next(_code_slots)
     results = [run(m_mode, insns, setup_for(priv, csr, value, OPERANDS), code) for m_mode in ("interp", mode)]
     assert results[1] == results[0], (hex(csr), priv)
+
+
+@pytest.mark.parametrize("csr, bits", [(0x300, 2 << 11), (0x300, 1 << 17), (0x100, 1 << 18), (0x100, 1 << 19),
+                                       (0x100, 1 << 13)], ids=["mpp-reserved", "mprv", "sum", "mxr", "fs"])
+def test_status_writes_beyond_the_quiet_bits_go_through_python(mode, csr, bits):
+    """One csrrs setting only a field that needs Python (WARL, translation mode, FS/SD) must
+    leave the same state as the interpreter, in a block of its own."""
+    insns = [csr_insn("csrrs", csr, 5, 0), csr_insn("csrrs", csr, 0, 31)]
+    code = next(_code_slots)
+    results = [run(m_mode, insns, setup_for(PRV_M if csr == 0x300 else PRV_S, csr, 0, [bits]), code)
+               for m_mode in ("interp", mode)]
+    assert results[1] == results[0]
 
 
 def test_enabling_interrupts_takes_the_pending_one_at_once(mode):
