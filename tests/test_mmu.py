@@ -452,6 +452,44 @@ def test_jit_jump_cache_follows_a_remapped_code_page():
     assert delta >= 2000 and delta % 1000 == 0
 
 
+
+def test_sfence_of_an_address_in_a_superpage_forgets_the_whole_superpage_only():
+    """sfence.vma rs1 inside a 2 MiB superpage: every page of it translates anew (TLB, remembered
+    walks, jump cache), pages elsewhere keep their entries; code there is retranslated."""
+    m, p = setup()
+    sp_va, old_pa, new_pa = 0x4020_0000, RAM_BASE + (8 << 20), RAM_BASE + (10 << 20)
+    callee = sp_va + 0x3000                          # code on the superpage's fourth page
+    other = RAM_BASE + 0x20_0000                     # a 4 KiB page elsewhere: the caller
+    off = 0x100
+    p.map(other, other, RWX)
+    pte = p.map(sp_va, old_pa, RWX, 1)
+    jalr_ra_s1, ret = 9 << 15 | 1 << 7 | 0x67, 1 << 15 | 0x67
+    for k, word in enumerate([jalr_ra_s1, 0xFFDFF06F]):          # call s1; j -4
+        m.ram.store(other + 4 * k, word, 4)
+    for pa, step in ((old_pa, 7), (new_pa, 1000)):
+        m.ram.store(pa + 0x3000 + off, _encode("I", A0, A0, imm=step), 4)
+        m.ram.store(pa + 0x3000 + off + 4, ret, 4)
+    p.map(VA, DATA, RW)                              # a data page elsewhere
+    hart = p.enable()
+    hart.mem.store(sp_va, 1, 8)                      # data on the superpage's first page
+    hart.mem.load(VA, 8)
+    hart.state.x[9], hart.state.pc = callee + off, other
+    translator = make_translator(m)
+    run_native(m, translator, max_insns=400)
+    before = hart.state.x[A0]
+    assert before > 0 and before % 7 == 0
+    tlb, mode = hart.state.tlb, hart.state.tlb_mode
+    assert tlb[(sp_va >> 12) % TLB_ENTRIES].tag_read == (sp_va >> 12) | mode
+    m.ram.store(pte, (new_pa >> 2) | RWX, 8)         # remap the superpage ...
+    hart.state.x[11] = sp_va + 0x1000                # ... and sfence.vma one of its other pages
+    hart.do_sys("sfence.vma", hart.state.pc, 0x12058073)      # sfence.vma a1, zero
+    assert tlb[(sp_va >> 12) % TLB_ENTRIES].tag_read == NO_TAG
+    assert tlb[(VA >> 12) % TLB_ENTRIES].tag_read == (VA >> 12) | mode
+    assert hart.mmu.translate(sp_va, ACCESS_LOAD) == new_pa
+    run_native(m, translator, max_insns=hart.instret() + 400)
+    delta = hart.state.x[A0] - before
+    assert delta >= 2000 and delta % 1000 == 0
+
 def test_priv_guests_on_interpreter(tmp_path):
     """The guests/priv programs on the reference interpreter (fewer hot-loop iterations)."""
     from guests.build import PRIV_DIR, build_file, compiler

@@ -139,6 +139,7 @@ class Translator:
         hart.mem.on_code_write = self.invalidate_page
         hart.on_flush.append(self.flush_jcache)
         hart.on_flush_page.append(self.flush_jcache_page)
+        hart.on_flush_span.append(self.flush_jcache_span)
         hart.on_priv_change.append(self.switch_jcache)
         self.stats = TranslatorStats()
 
@@ -159,6 +160,11 @@ class Translator:
         # M-mode fetches are not translated: only the U and S tables can hold stale entries
         tags = self.jcaches[:2, first:first + slots, 0]
         tags[(tags >> np.uint64(PAGE_SHIFT)) == np.uint64(page)] = 1
+
+    def flush_jcache_span(self, first_vpn: int, pages: int):
+        """Forget jump cache entries for guest pcs on pages [first_vpn, first_vpn + pages)."""
+        for vpage in [p for p in self.jcache_vpages if first_vpn <= p < first_vpn + pages]:
+            self.flush_jcache_page(vpage << PAGE_SHIFT)
 
     @staticmethod
     def _slot(pc: int) -> int:

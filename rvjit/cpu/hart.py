@@ -38,6 +38,7 @@ class Hart:
         self.on_flush = []               # called when cached translations of addresses go stale
         self.on_priv_change = []         # called with the new privilege level
         self.on_flush_page = []          # called with a virtual address whose mapping went stale
+        self.on_flush_span = []          # called with (first vpn, pages) whose mappings went stale
         self.update_tlb_mode()
         self.x = st.x
         self.f = st.f
@@ -129,11 +130,15 @@ class Hart:
             self.update_tlb_mode()
 
     def flush_translation_page(self, vaddr: int):
-        if not self.mem.flush_tlb_page(vaddr):
-            self.flush_translation_caches()      # the page lay in a superpage: all of it
-            return
-        for fn in self.on_flush_page:
-            fn(vaddr)
+        """sfence.vma of one address; inside a superpage, of every page in it (Linux changes
+        linear-map permissions this way when it loads a module)."""
+        first, pages = self.mem.flush_tlb_page(vaddr)
+        if pages == 1:
+            for fn in self.on_flush_page:
+                fn(vaddr)
+        else:
+            for fn in self.on_flush_span:
+                fn(first, pages)
 
     def flush_translation_caches(self):
         self.mem.flush_tlb()             # also forgets the MMU's remembered walks

@@ -8,7 +8,7 @@ import ctypes
 
 import numpy as np
 
-from .state import NO_TAG, TLB_ENTRIES, ACCESS_STORE, ACCESS_AMO, ACCESS_LOAD
+from .state import NO_TAG, TLB_ENTRIES, TLB_MODE_SHIFT, ACCESS_STORE, ACCESS_AMO, ACCESS_LOAD
 from .trap import GuestTrap, LOAD_ACCESS, STORE_ACCESS, INSN_ACCESS
 
 PAGE_SHIFT = 12
@@ -162,14 +162,18 @@ class MemoryPort:
         self._tlb_words()[:, :2] = NO_TAG      # tag_read, tag_write of every entry
         self.hart.mmu.flush()                  # and the walks the MMU remembers
 
-    def flush_tlb_page(self, vaddr: int) -> bool:
-        """Forget one virtual page (sfence.vma rs1). False, having flushed nothing, if the page
-        lies in a superpage: the caller must then flush everything."""
-        if not self.hart.mmu.flush_page(vaddr):
-            return False
-        vpn = (vaddr & M64) >> PAGE_SHIFT
-        self._tlb_words()[vpn % TLB_ENTRIES, :2] = NO_TAG    # entries of every mode share a slot
-        return True
+    def flush_tlb_page(self, vaddr: int) -> tuple[int, int]:
+        """Forget one virtual page (sfence.vma rs1), or all of the superpage it lies in.
+        Returns the span of virtual pages flushed (first vpn, count)."""
+        first, pages = self.hart.mmu.flush_page(vaddr)
+        words = self._tlb_words()
+        if pages == 1:
+            words[first % TLB_ENTRIES, :2] = NO_TAG       # entries of every mode share a slot
+        else:
+            vpns = words[:, 0] & np.uint64((1 << TLB_MODE_SHIFT) - 1)
+            stale = (vpns >= np.uint64(first)) & (vpns < np.uint64(first + pages))
+            words[stale, :2] = NO_TAG
+        return first, pages
 
     def _tlb_words(self):
         # A numpy view of the TLB inside the hart state: flushing is a single fill.

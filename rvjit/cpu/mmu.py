@@ -162,14 +162,23 @@ class Mmu:
                     return base + ((vpn - first) << PAGE_SHIFT) + (vaddr & PAGE_MASK)
         return None
 
-    def flush_page(self, vaddr: int) -> bool:
-        """sfence.vma for one address. False if the address lies in a superpage whose pages
-        were remembered separately: then the caller must flush everything."""
+    def flush_page(self, vaddr: int) -> tuple[int, int]:
+        """sfence.vma for one address: forget what was remembered for it. Returns the span of
+        virtual pages (first vpn, count) whose translations may be stale: the page itself, or
+        the whole superpage it lies in (each of its pages was remembered separately)."""
         vpn = (vaddr & ((1 << 64) - 1)) >> PAGE_SHIFT
-        if self.superpages and any((vpn & ~(n - 1), n) in self.superpages for n in SUPERPAGE_SIZES):
-            return False
+        for pages in reversed(SUPERPAGE_SIZES) if self.superpages else ():   # the largest first
+            first = vpn & ~(pages - 1)
+            if (first, pages) in self.superpages:
+                end = first + pages
+                for inner in [sp for sp in self.superpages if first <= sp[0] < end]:
+                    self.superpages.discard(inner)
+                    self.superpage_walks.pop((inner[1], inner[0]), None)
+                for v in [v for v in self.cache if first <= v < end]:
+                    del self.cache[v]
+                return first, pages
         self.cache.pop(vpn, None)
-        return True
+        return vpn, 1
 
     def _walk(self, vaddr, cls, priv, satp, levels):
         page_fault = GuestTrap(_PAGE_FAULT[cls], vaddr)
