@@ -9,11 +9,7 @@ privilege level, a status write touching more than the quiet bits) it takes the 
 from ..cpu.csr import (INTERRUPT_ENABLES, QUIET_STATUS_BITS, STATE_CSRS, STATUS_VIEWS, XLEN_FIELDS,
                        ZERO_READ_CSRS)
 from ..cpu.state import CSR_OPS, CSR_READ, CSR_WRITE, EXIT_STOP, OFFSETS
-from ..ir.ops import to_signed
-
-
-def _c64(v: int) -> str:
-    return str(to_signed(v & ((1 << 64) - 1)))
+from .llvmconst import c64
 
 
 def inline_csr(num: int, write: bool) -> bool:
@@ -51,7 +47,7 @@ class CsrLowering:
         at = op.attrs
         packed = at["csr"] | CSR_OPS[at["csrop"]] << 12 | (CSR_READ if at["read"] else 0) << 12 \
             | (CSR_WRITE if at["write"] else 0) << 12 | at["raw"] << 32
-        r, stop = self.call_helper("csr_helper", idx, f"i64 {a[0]}, i64 {_c64(packed)}, i64 0")
+        r, stop = self.call_helper("csr_helper", idx, f"i64 {a[0]}, i64 {c64(packed)}, i64 0")
         if keep_stop:
             return r, stop
         self.field_values.clear()
@@ -71,17 +67,17 @@ class CsrLowering:
             return old, "false"
         read_mask, write_mask = STATUS_VIEWS[num]
         ms, view, old = self.load_field(OFFSETS["mstatus"]), self.t(), self.t()
-        e(f"{view} = or i64 {ms}, {_c64(XLEN_FIELDS)}")
-        e(f"{old} = and i64 {view}, {_c64(read_mask)}")
+        e(f"{view} = or i64 {ms}, {c64(XLEN_FIELDS)}")
+        e(f"{old} = and i64 {view}, {c64(read_mask)}")
         if not write:
             return old, "false"
         new = self._csr_new(csrop, old, value)
         kept, changed, merged, diff, loud, quiet = (self.t() for _ in range(6))
-        e(f"{kept} = and i64 {ms}, {_c64(~write_mask)}")
-        e(f"{changed} = and i64 {new}, {_c64(write_mask)}")
+        e(f"{kept} = and i64 {ms}, {c64(~write_mask)}")
+        e(f"{changed} = and i64 {new}, {c64(write_mask)}")
         e(f"{merged} = or i64 {kept}, {changed}")
         e(f"{diff} = xor i64 {merged}, {ms}")
-        e(f"{loud} = and i64 {diff}, {_c64(~QUIET_STATUS_BITS)}")
+        e(f"{loud} = and i64 {diff}, {c64(~QUIET_STATUS_BITS)}")
         e(f"{quiet} = icmp eq i64 {loud}, 0")
         store = self.label("csrquiet")
         e(f"br i1 {quiet}, label %{store}, label %{slow}")
@@ -116,5 +112,5 @@ class CsrLowering:
         if mask == (1 << 64) - 1:
             return v
         r = self.t()
-        self.emit(f"{r} = and i64 {v}, {_c64(mask)}")
+        self.emit(f"{r} = and i64 {v}, {c64(mask)}")
         return r

@@ -3,11 +3,8 @@ host-FPU fast path for the double operations where the outcome is certain (see
 lower_fp_with_fast_path). A mixin of llvmgen.FunctionWriter."""
 from ..cpu.state import OFFSETS
 from ..fp import PRIMITIVES
-from ..ir.ops import to_signed
+from .llvmconst import c64
 
-
-def _c64(v: int) -> str:
-    return str(to_signed(v & ((1 << 64) - 1)))
 
 
 # FP primitives with an inline fast path (see lower_fp_with_fast_path): the host operation
@@ -65,9 +62,9 @@ class FpLowering:
                 e(f"{r} = {kind} double {x}, {y}")
             e(f"{host} = bitcast double {r} to i64")
             mag, span, normal, ffl, nx, rne, both = (self.t() for _ in range(7))
-            e(f"{mag} = and i64 {host}, {_c64(DOUBLE_MAGNITUDE)}")
-            e(f"{span} = sub i64 {mag}, {_c64(DOUBLE_MIN_NORMAL + 1)}")
-            e(f"{normal} = icmp ult i64 {span}, {_c64(DOUBLE_INF - DOUBLE_MIN_NORMAL - 1)}")
+            e(f"{mag} = and i64 {host}, {c64(DOUBLE_MAGNITUDE)}")
+            e(f"{span} = sub i64 {mag}, {c64(DOUBLE_MIN_NORMAL + 1)}")
+            e(f"{normal} = icmp ult i64 {span}, {c64(DOUBLE_INF - DOUBLE_MIN_NORMAL - 1)}")
             ffl = self.read_field("fflags")
             e(f"{nx} = trunc i64 {ffl} to i1")
             e(f"{rne} = icmp eq i64 {a[3]}, 0")

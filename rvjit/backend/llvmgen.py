@@ -7,8 +7,8 @@ jump cache (a `musttail` call), or by returning to the Python run loop with a re
 """
 from ..cpu.state import (OFFSETS, TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_FIELD, JCACHE_BITS, JCACHE_WORDS, EXIT_BUDGET,
                          EXIT_MISS, EXIT_TRAP, EXIT_SYS, ACCESS_KINDS, SYS_KINDS)
-from ..ir.ops import to_signed
 from .csrlower import CsrLowering
+from .llvmconst import c64
 from .fplower import FAST_FP, FpLowering
 
 PAGE = 4096
@@ -24,10 +24,6 @@ declare i64 @llvm.cttz.i64(i64, i1)
 declare i64 @llvm.ctpop.i64(i64)
 declare i64 @llvm.bswap.i64(i64)
 """
-
-
-def c64(v: int) -> str:
-    return str(to_signed(v & ((1 << 64) - 1)))
 
 
 class FunctionWriter(FpLowering, CsrLowering):

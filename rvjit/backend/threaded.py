@@ -97,7 +97,6 @@ class HandlerLibrary:
         self._pending: dict = {}           # key -> lifted Builder, not compiled yet
         self.builders: dict = {}           # key -> lifted Builder (for static_targets)
         self._operands: dict = {}          # raw word -> its operand fields, packed-record order
-        self.targets_memo: dict = {}       # (key, raw word) -> how static_targets depend on pc
         self.compiled_handlers = 0
         self.compile_seconds = 0.0
         t0 = time.perf_counter()
@@ -235,45 +234,7 @@ def lift_insns(insns) -> Builder:
     return b
 
 
-class _ShiftedInsn:
-    """An instruction word as if it sat at another pc (what static_targets reads of it)."""
-
-    def __init__(self, insn, delta: int):
-        self.pc = (insn.pc + delta) & MASK64
-        self.next_pc = (insn.next_pc + delta) & MASK64
-        self.raw, self.fields = insn.raw, insn.fields
-
-
-_PROBE_SHIFT = 0x1235000             # any distance will do: relative targets move by it
-
-
 def static_targets(lib: HandlerLibrary, key, insn) -> list[int]:
-    """static_targets_of, remembered per instruction word: evaluating a handler's IR in Python
-    for every block translated was a tenth of a Linux boot. Targets are either pc-relative
-    (branches, jal, the return point of a call) or absolute (jalr from x0); an instruction whose
-    targets are neither is evaluated every time."""
-    memo_key = (key, insn.raw)
-    memo = lib.targets_memo.get(memo_key)
-    if memo is None:
-        here = static_targets_of(lib, key, insn)
-        there = static_targets_of(lib, key, _ShiftedInsn(insn, _PROBE_SHIFT))
-        if there == [(t + _PROBE_SHIFT) & MASK64 for t in here]:
-            memo = ("relative", [(t - insn.pc) & MASK64 for t in here])
-        elif there == here:
-            memo = ("absolute", here)
-        else:
-            memo = ("neither", None)
-        lib.targets_memo[memo_key] = memo
-        return here
-    kind, targets = memo
-    if kind == "relative":
-        return [(insn.pc + off) & MASK64 for off in targets]
-    if kind == "absolute":
-        return list(targets)
-    return static_targets_of(lib, key, insn)
-
-
-def static_targets_of(lib: HandlerLibrary, key, insn) -> list[int]:
     """Where a block ending with insn continues, as far as its operands tell (the successors
     worth translating in the same batch): its handler's IR evaluated on the known operands,
     following both sides of a select whose condition is only known at run time."""

@@ -67,9 +67,7 @@ class Hart:
 
     def update_irq_pending(self):
         """Generated code setting an interrupt enable bit natively leaves when this is non-zero."""
-        csr = getattr(self, "csr", None)
-        if csr is not None:
-            self.state.irq_pending = self.mip() & csr.mie
+        self.state.irq_pending = self.mip() & self.csr.mie
 
     def request_stop(self):
         """Ask generated code to return to Python after the current instruction."""
