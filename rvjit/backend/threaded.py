@@ -16,13 +16,12 @@ library serves every Translator in the process.
 """
 import struct
 import time
+from typing import NamedTuple
 
-import numpy as np
-
-from ..cpu.trap import GuestTrap
-from ..frontend.lift import IllegalInsn, MAX_BLOCK_INSNS, PAGE, decode_at, lift_insn
+from ..frontend.decode import decode
+from ..frontend.lift import IllegalInsn, MAX_BLOCK_INSNS, PAGE, lift_insn
 from ..ir.builder import Builder, ILLEGAL
-from ..ir.ops import EVAL, MASK64, TERMINATORS, SymbolicDecision, Value
+from ..ir.ops import MASK64, SymbolicDecision, Value
 from .engine import Engine
 from .handlergen import EXECUTOR, RECORD, RECORD_FIELDS, handlers_module
 
@@ -95,8 +94,7 @@ class HandlerLibrary:
         self.symbolic: dict[str, bool] = {}   # definition name -> can be lifted symbolically
         self.ends: dict = {}               # key -> "jump" (a terminator) / "block" (csr) / None
         self._pending: dict = {}           # key -> lifted Builder, not compiled yet
-        self.builders: dict = {}           # key -> lifted Builder (for static_targets)
-        self._operands: dict = {}          # raw word -> its operand fields, packed-record order
+        self.words: dict = {}              # instruction word -> WordInfo (None: no handler)
         self.compiled_handlers = 0
         self.compile_seconds = 0.0
         t0 = time.perf_counter()
@@ -131,7 +129,6 @@ class HandlerLibrary:
 
     def _lifted(self, key, b: Builder):
         self._pending[key] = b
-        self.builders[key] = b
         # Where a block must end is a property of the definition: lifting with symbolic
         # operands emits a terminator, or a CSR access, whenever the concrete lift does (a
         # Python decision that could differ has been refused). The concrete lift may also end
@@ -164,61 +161,86 @@ def library() -> HandlerLibrary:
     return _library
 
 
-class PageFetch:
-    """mem.fetch for one translation batch, reading each RAM code page once (fetching through
-    the MMU two bytes at a time costs more than decoding). Translation is per page, so every
-    byte of a page is fetchable exactly when its first one is."""
-
-    def __init__(self, mem):
-        self.mem = mem
-        self.pages: dict[int, bytes | None] = {}
-
-    def __call__(self, vaddr: int, n: int):
-        off = vaddr & (PAGE - 1)
-        if off + n <= PAGE:
-            vpage = vaddr // PAGE
-            if vpage not in self.pages:
-                self.pages[vpage] = self._read_page(vaddr - off)
-            page = self.pages[vpage]
-            if page is not None:
-                return page[off:off + n]
-        return self.mem.fetch(vaddr, n)          # faults, devices, page-crossing reads
-
-    def _read_page(self, vbase: int) -> bytes | None:
-        try:
-            pbase = self.mem.translate(vbase, -1)
-        except GuestTrap:
-            return None
-        ram = self.mem.ram
-        return ram.read(pbase, PAGE) if ram.contains(pbase, PAGE) else None
+class WordInfo(NamedTuple):
+    """What the translator needs to know about one instruction word, whatever its address."""
+    key: object                   # handler key
+    length: int                   # 2 or 4 bytes
+    end: str | None               # "jump": ends the block after it; "block": likewise (CSR...)
+    tail: bytes                   # the record's operand bytes after `raw`, packed
+    imm: int
+    fp: bool                      # the handler calls the FP runtime
 
 
-class ScannedBlock:
-    """A block found by decoding alone: its instructions and their handler keys."""
+WORD_MEMO_LIMIT = 1 << 18         # distinct instruction words remembered (a kernel has ~100 k)
+_HEAD = struct.Struct("<6Q")      # handler, pc, next_pc, imm, raw, k
+_TAIL = struct.Struct("<10BHI")   # rd rs1 rs2 rs3 rm aq rl pred succ pad0, csr, pad1
+_COUNTS = struct.Struct("<QQ")    # header: instruction count, counter index
+_RECORD_SIZE = RECORD.itemsize
+assert _HEAD.size + _TAIL.size == _RECORD_SIZE
 
-    def __init__(self, insns, keys):
-        self.insns, self.keys = insns, keys
+
+def word_info(lib: "HandlerLibrary", raw: int) -> WordInfo | None:
+    """The handler and record operands of an instruction word (memoised); None if no handler
+    is possible for it (its block is then compiled)."""
+    info = lib.words.get(raw)
+    if info is not None or raw in lib.words:
+        return info
+    length = 4 if raw & 3 == 3 else 2
+    insn = decode(raw, 0) or IllegalInsn(raw, 0, length)
+    key = lib.key(insn)
+    if key in lib.ends:
+        f = insn.fields
+        tail = _TAIL.pack(f.get("rd", 0), f.get("rs1", 0), f.get("rs2", 0), f.get("rs3", 0), f.get("rm", 0),
+                          f.get("aq", 0), f.get("rl", 0), f.get("pred", 0), f.get("succ", 0), 0, f.get("csr", 0), 0)
+        info = WordInfo(key, length, lib.ends[key], tail, f.get("imm", 0) & MASK64, key in lib.uses_fp)
+    if len(lib.words) < WORD_MEMO_LIMIT:
+        lib.words[raw] = info
+    return info
 
 
-def scan_block(lib: HandlerLibrary, fetch, pc: int) -> ScannedBlock | None:
-    """Decode the block at pc, ending it where lift_block would, without lifting it. None if an
-    instruction has no handler (the block is then lifted and compiled)."""
-    insns, keys, cur = [], [], pc
+class ScannedBlock(NamedTuple):
+    raws: list                    # instruction words
+    infos: list                   # their WordInfos
+    size: int                     # bytes
+    complete: bool                # False: ended early, the next instruction's bytes are missing
+
+
+def scan_words(lib: "HandlerLibrary", code, start: int, page_end: int, avail_end: int) -> ScannedBlock | None:
+    """The instruction words of the block starting at code[start], ending it where lift_block
+    would: after a control transfer or block-ending instruction, at MAX_BLOCK_INSNS, or on
+    reaching page_end (a 4-byte instruction may straddle it if code has bytes up to avail_end).
+    None if an instruction has no handler."""
+    raws, infos, memo, cur = [], [], lib.words, start
     while True:
-        insn = decode_at(fetch, cur)
-        if insn is None:                 # fetch fault: the next block traps there
-            break
-        key = lib.key(insn)
-        if key not in lib.ends:          # no handler possible
+        if cur + 2 > avail_end:
+            return ScannedBlock(raws, infos, cur - start, False)
+        raw = code[cur] | code[cur + 1] << 8
+        if raw & 3 == 3:
+            if cur + 4 > avail_end:
+                return ScannedBlock(raws, infos, cur - start, False)
+            raw |= (code[cur + 2] | code[cur + 3] << 8) << 16
+        info = memo.get(raw) or word_info(lib, raw)
+        if info is None:
             return None
-        insns.append(insn)
-        keys.append(key)
-        if lib.ends[key] == "jump":
+        raws.append(raw)
+        infos.append(info)
+        cur += info.length
+        if info.end is not None or len(raws) >= MAX_BLOCK_INSNS or cur >= page_end:
+            return ScannedBlock(raws, infos, cur - start, True)
+
+
+def fetch_window(mem, pc: int) -> bytes:
+    """Instruction bytes from pc to the end of its page plus the next page's first halfword,
+    up to the first that cannot be fetched (code outside RAM, or a page-crossing block)."""
+    limit = min(PAGE - (pc & (PAGE - 1)) + 2, 4 * MAX_BLOCK_INSNS + 2)
+    out, cur = bytearray(), pc
+    while len(out) < limit:
+        half = mem.fetch(cur, 2)
+        if half is None:
             break
-        cur = insn.next_pc
-        if lib.ends[key] == "block" or len(insns) >= MAX_BLOCK_INSNS or (cur ^ pc) >= PAGE:
-            break
-    return ScannedBlock(insns, keys) if insns else None
+        out += half
+        cur += 2
+    return bytes(out)
 
 
 def lift_insns(insns) -> Builder:
@@ -234,56 +256,23 @@ def lift_insns(insns) -> Builder:
     return b
 
 
-def static_targets(lib: HandlerLibrary, key, insn) -> list[int]:
-    """Where a block ending with insn continues, as far as its operands tell (the successors
-    worth translating in the same batch): its handler's IR evaluated on the known operands,
-    following both sides of a select whose condition is only known at run time."""
-    known: dict[int, set | None] = {}
-
-    def values(v):
-        return {v.const} if v.const is not None else known.get(v.vid)
-
-    link = False
-    for op in lib.builders[key].ops:
-        r, n = None, op.name
-        if n == "field":
-            name = op.attrs["name"]
-            r = {getattr(insn, name) if name in ("pc", "next_pc", "raw") else insn.fields.get(name, 0) & MASK64}
-        elif n == "select" and values(op.args[0]) is None:
-            a, b = values(op.args[1]), values(op.args[2])
-            r = a | b if a is not None and b is not None else None
-        elif n in EVAL:
-            args = [values(a) for a in op.args]
-            if all(a is not None and len(a) == 1 for a in args):
-                r = {EVAL[n](*(next(iter(a)) for a in args), **op.attrs)}
-        elif n == "setx_at":      # a call (writing ra or t0) usually comes back to the next insn
-            link = link or values(op.args[0]) in ({1}, {5})
-        elif n == "jump":
-            return sorted(values(op.args[0]) or ()) + ([insn.next_pc] if link else [])
-        elif n in TERMINATORS:
-            return []
-        if op.result is not None:
-            known[op.result.vid] = r
-    return [insn.next_pc]
+def write_records(lib: HandlerLibrary, pc: int, block: ScannedBlock, counter: int, buf, base: int):
+    """Write a scanned block's header and records (its handlers compiled) at buf[base:]."""
+    _COUNTS.pack_into(buf, base, len(block.raws), counter)
+    head, addresses, cur, off = _HEAD.pack_into, lib.addresses, pc, base
+    for k, (raw, info) in enumerate(zip(block.raws, block.infos)):
+        nxt = (cur + info.length) & MASK64
+        off += _RECORD_SIZE
+        head(buf, off, addresses[info.key], cur, nxt, info.imm, raw, k)
+        buf[off + _HEAD.size:off + _RECORD_SIZE] = info.tail
+        cur = nxt
 
 
-_PACK = struct.Struct("<6Q10BHI")       # one record, in RECORD's layout
-assert _PACK.size == RECORD.itemsize
-
-
-def build_records(lib: HandlerLibrary, insns, keys, counter: int) -> np.ndarray:
-    """The header and records of a scanned block (its handlers compiled)."""
-    buf = bytearray(RECORD.itemsize * (len(insns) + 1))
-    struct.pack_into("<QQ", buf, 0, len(insns), counter)
-    pack, addresses, size, operands = _PACK.pack_into, lib.addresses, RECORD.itemsize, lib._operands
-    for k, (insn, key) in enumerate(zip(insns, keys), 1):
-        ops = operands.get(insn.raw)     # a 16-bit and a 32-bit raw word never coincide
-        if ops is None:
-            f = insn.fields
-            ops = operands[insn.raw] = (
-                f.get("imm", 0) & MASK64, f.get("rd", 0), f.get("rs1", 0), f.get("rs2", 0), f.get("rs3", 0),
-                f.get("rm", 0), f.get("aq", 0), f.get("rl", 0), f.get("pred", 0), f.get("succ", 0), f.get("csr", 0))
-        imm, rd, rs1, rs2, rs3, rm, aq, rl, pred, succ, csr = ops
-        pack(buf, k * size, addresses[key], insn.pc, insn.next_pc, imm, insn.raw, k - 1,
-             rd, rs1, rs2, rs3, rm, aq, rl, pred, succ, 0, csr, 0)
-    return np.frombuffer(buf, dtype=RECORD)
+def decode_words(pc: int, raws) -> list:
+    """The decoded instructions of a block from its words (for lifting when it is promoted)."""
+    insns = []
+    for raw in raws:
+        length = 4 if raw & 3 == 3 else 2
+        insns.append(decode(raw, pc) or IllegalInsn(raw, pc, length))
+        pc = (pc + length) & MASK64
+    return insns

@@ -20,6 +20,7 @@ from .memruntime import memory_runtime_module
 from .regiongen import regions_module
 from . import threaded
 from .background import BackgroundCompiler, CompileJob
+from .recordarena import RecordArena
 
 PAGE_SHIFT = 12
 PAGE = 1 << PAGE_SHIFT
@@ -71,10 +72,16 @@ class Translation:
     compile_seconds: float = 0.0
     stage_seconds: dict = field(default_factory=dict)
     data: int = 0                 # threaded block: address of its header and records
-    records: object = None        # ... and the numpy array holding them (kept alive here)
-    insns: list = field(default_factory=list)   # the decoded instructions
+    records: tuple | None = None  # ... and their RecordArena slot
+    insns: list | None = None     # the decoded instructions (threaded: decoded when needed)
+    words: list = field(default_factory=list)   # threaded: the block's instruction words
     region: tuple = ()            # optimised: guest pcs of the blocks compiled into its function
     compiling: bool = False       # part of a region being optimised in the background
+
+    def decoded(self) -> list:
+        if self.insns is None:
+            self.insns = threaded.decode_words(self.pc, self.words)
+        return self.insns
 
 
 class TranslatorStats:
@@ -133,6 +140,8 @@ class Translator:
         # Records of dropped threaded blocks: native code may still be running one (a store that
         # invalidates its own block), so they are freed only back in the run loop (lookup).
         self._dropped_records: list = []
+        self._ram_bytes: memoryview | None = None   # guest RAM, for scanning code in place
+        self.records = RecordArena()
         self.jcache[:, 0] = 1                       # odd pc: never matches a real guest pc
         hart.state.jcache = self.jcache.ctypes.data
         hart.state.fp_table = 0          # compiled when the first FP instruction is translated
@@ -192,6 +201,8 @@ class Translator:
 
     def lookup(self, pc: int) -> Translation:
         """The translation for pc in the current mode; translates on a miss. Raises fetch faults."""
+        for handle in self._dropped_records:
+            self.records.free(handle)
         self._dropped_records.clear()
         paddr = self.hart.mem.fetch_paddr(pc)
         t = self.blocks.get((pc, paddr))
@@ -211,46 +222,59 @@ class Translator:
         self.jcache[slot, 2] = t.data
 
     def translate(self, pc: int, paddr: int) -> Translation:
-        """Translate the block at pc, and with it the not-yet-translated blocks it leads to on the
-        same page (one LLVM module for all: compiling in batches is much cheaper per block)."""
+        """Translate the block at pc: threaded records when every instruction has a handler,
+        else compiled code for it and the not-yet-translated blocks it leads to on the same
+        page (one LLVM module for all: compiling in batches is much cheaper per block)."""
         t0 = time.perf_counter()
+        if self.library is not None:
+            scanned = self._scan_threaded(pc, paddr)
+            if scanned is not None:
+                return self._translate_threaded(pc, paddr, scanned, t0)
         found = self._discover(pc, paddr)
-        uses_fp = any(op.name == "fp" for *_, block in found if block is not None for op in block.ops) \
-            or any(k in self.library.uses_fp for _, _, scanned, _ in found if scanned for k in scanned.keys)
         t1 = time.perf_counter()
         self.stats.seconds["decode+lift"] += t1 - t0
-        if uses_fp and not self.hart.state.fp_table:      # once: the FP runtime (about a second)
-            self.hart.state.fp_table = fp_table(self.hot_engine or self.engine)
-            self.stats.seconds["fp runtime"] += time.perf_counter() - t1
-        done = self._translate_threaded([f for f in found if f[2] is not None])
-        rest = [(start, bpaddr, block) for start, bpaddr, scanned, block in found if scanned is None]
-        if rest:
-            done.update(self._translate_compiled(rest))
+        if not self.hart.state.fp_table and any(op.name == "fp" for *_, block in found for op in block.ops):
+            self._load_fp_runtime()
+        done = self._translate_compiled(found)
         for start, *_ in found:
             if start != pc:
                 self._install(done[start])
         return done[pc]
 
+    def _load_fp_runtime(self):
+        """Once, before the first FP instruction runs (about a second)."""
+        t0 = time.perf_counter()
+        self.hart.state.fp_table = fp_table(self.hot_engine or self.engine)
+        self.stats.seconds["fp runtime"] += time.perf_counter() - t0
+
+    def _scan_threaded(self, pc: int, paddr: int):
+        """The block at pc with each instruction's handler, or None if one has none."""
+        lib, ram = self.library, self.hart.mem.ram
+        page_paddr = paddr & ~(PAGE - 1)
+        if ram.contains(page_paddr, PAGE):          # the usual case: straight from guest RAM
+            if self._ram_bytes is None or self._ram_bytes.obj is not ram.buf:
+                self._ram_bytes = memoryview(ram.buf)
+            page_end = page_paddr - ram.base + PAGE
+            scanned = threaded.scan_words(lib, self._ram_bytes, paddr - ram.base, page_end, page_end)
+            if scanned is None or scanned.complete:
+                return scanned
+        # code outside RAM, or a last instruction crossing into the next page
+        code = threaded.fetch_window(self.hart.mem, pc)
+        scanned = threaded.scan_words(lib, code, 0, PAGE - (pc & (PAGE - 1)), len(code))
+        return scanned if scanned and scanned.raws else None
+
     def _discover(self, pc: int, paddr: int) -> list:
-        """The block at pc and blocks it statically leads to: [(pc, paddr, scanned, block)].
-        Threaded blocks are only decoded (scanned); the others are lifted to IR (block)."""
+        """The block at pc and blocks it statically leads to, lifted to IR: [(pc, paddr, block)]."""
         mem = self.hart.mem
-        fetch = threaded.PageFetch(mem)
         todo, seen, found = [(pc, paddr)], {pc}, []
-        batch = BATCH_BLOCKS
+        # With a threaded first tier, compiled blocks are the rare ones no handler can run:
+        # their successors are best left to the threaded tier.
+        batch = 1 if self.library is not None else BATCH_BLOCKS
         while todo and len(found) < batch:
             start, start_paddr = todo.pop(0)
-            scanned = threaded.scan_block(self.library, fetch, start) if self.library else None
-            if scanned is not None:
-                block = None
-                batch = min(batch, THREADED_BATCH_BLOCKS) if start == pc else batch
-                successors = threaded.static_targets(self.library, scanned.keys[-1], scanned.insns[-1]) \
-                    if len(found) + 1 < batch else []
-            else:
-                block = lift_block(fetch, start)
-                successors = static_successors(block)
-            found.append((start, start_paddr, scanned, block))
-            for target in successors:
+            block = lift_block(mem.fetch, start)
+            found.append((start, start_paddr, block))
+            for target in static_successors(block) if len(found) < batch else ():
                 if target in seen:
                     continue
                 seen.add(target)
@@ -267,31 +291,29 @@ class Translator:
             return len(self.counter_owner) + pending
         return None
 
-    def _translate_threaded(self, found) -> dict:
-        """Threaded translations of scanned blocks: records naming compiled handlers."""
-        if not found:
-            return {}
-        s = self.stats.seconds
-        lib = self.library
-        t0 = time.perf_counter()
-        lib.compile_pending()           # handlers seen for the first time, in one module
+    def _translate_threaded(self, pc: int, paddr: int, scanned, t0: float) -> Translation:
+        """A threaded translation: records naming compiled handlers."""
+        s, lib = self.stats.seconds, self.library
         t1 = time.perf_counter()
-        done = {}
-        for start, bpaddr, scanned, _ in found:
-            counter = self._next_counter()
-            records = threaded.build_records(lib, scanned.insns, scanned.keys,
-                                             MAX_COUNTERS if counter is None else counter)
-            t = self._add(start, bpaddr, scanned.insns, None, f"threaded_{start:x}", lib.executor, counter,
-                          fn=self._executor_fn)
-            t.records, t.data = records, records.ctypes.data
-            done[start] = t
+        s["decode+lift"] += t1 - t0
+        if not self.hart.state.fp_table and any(info.fp for info in scanned.infos):
+            self._load_fp_runtime()
+            t1 = time.perf_counter()
+        lib.compile_pending()           # handlers seen for the first time
         t2 = time.perf_counter()
-        s["threading"] += t2 - t1
-        s["handler-compile"] += t1 - t0
-        self.stats.threaded_blocks += len(done)
-        for t in done.values():
-            t.compile_seconds = (t2 - t0) / len(done)
-        return done
+        counter = self._next_counter()
+        count = len(scanned.raws)
+        buf, offset, address, handle = self.records.alloc(count + 1)
+        threaded.write_records(lib, pc, scanned, MAX_COUNTERS if counter is None else counter, buf, offset)
+        t = self._add(pc, paddr, scanned.size, count, None, "threaded", lib.executor, counter,
+                      fn=self._executor_fn)
+        t.insns, t.words, t.data, t.records = None, scanned.raws, address, handle
+        t3 = time.perf_counter()
+        s["threading"] += t3 - t2
+        s["handler-compile"] += t2 - t1
+        self.stats.threaded_blocks += 1
+        t.compile_seconds = t3 - t1
+        return t
 
     def _translate_compiled(self, lifted) -> dict:
         """Compact compiled code for the blocks, in one LLVM module."""
@@ -310,19 +332,22 @@ class Translator:
         stage = {"llvm-ir": t2 - t1, "llvm-compile": t3 - t2}
         done = {}
         for (start, bpaddr, block), (name, _, counter) in zip(lifted, entries):
-            done[start] = self._add(start, bpaddr, block.insns, block, name, cm.addresses[name], counter,
-                                    (t3 - t1) / len(lifted), stage)
+            last = block.insns[-1]
+            done[start] = self._add(start, bpaddr, last.pc + last.length - start, len(block.insns), block, name,
+                                    cm.addresses[name], counter, (t3 - t1) / len(lifted), stage)
+            done[start].insns = block.insns
         return done
 
-    def _add(self, pc, paddr, insns, block, name, address, counter, seconds=0.0, stage=None,
+    def _add(self, pc, paddr, size, count, block, name, address, counter, seconds=0.0, stage=None,
              fn=None) -> Translation:
-        ranges = self._code_ranges(pc, paddr, insns)
-        pages = tuple(sorted({p >> PAGE_SHIFT for p, _ in ranges}))
+        """Record a translation of `count` instructions in [pc, pc + size)."""
+        ranges = self._code_ranges(pc, paddr, size)
+        pages = tuple(p >> PAGE_SHIFT for p, _ in ranges)
         t = Translation(pc, paddr, block, name, "", address, fn or BLOCK_FN(address), pages, 0, counter,
-                        seconds, stage or {}, insns=insns)
+                        seconds, stage or {})
         if counter is not None:
             self.counter_owner.append(t)
-            self.counter_lengths[counter] = len(insns)
+            self.counter_lengths[counter] = count
         key = (pc, paddr)
         self.blocks[key] = t
         for page in pages:
@@ -330,13 +355,12 @@ class Translator:
         for start, length in ranges:        # stores there invalidate; stores next to it do not
             self.hart.mem.mark_code(start, length)
         self.stats.blocks += 1
-        self.stats.guest_insns_translated += len(insns)
+        self.stats.guest_insns_translated += count
         return t
 
-    def _code_ranges(self, pc, paddr, insns) -> list[tuple[int, int]]:
+    def _code_ranges(self, pc, paddr, size) -> list[tuple[int, int]]:
         """Physical (address, length) of a block's instructions: only its last instruction may
         continue on the next virtual page, which need not be the next physical one."""
-        size = insns[-1].pc + insns[-1].length - pc
         first = min(size, PAGE - (pc & (PAGE - 1)))
         ranges = [(paddr, first)]
         if size > first:
@@ -380,7 +404,7 @@ class Translator:
         self._bank_runs(hot)
         if not regions:
             return installed
-        names = [f"{r[0].name}_hot" for r in regions]
+        names = [f"region_{r[0].pc:x}_{r[0].paddr:x}" for r in regions]   # unique, and the same every run
         ir_text = regions_module([(name, [m.block for m in members]) for name, members in zip(names, regions)])
         for members in regions:
             for t in members:
@@ -431,7 +455,9 @@ class Translator:
                 t.tier, t.address = 1, address
                 t.region = tuple(m.pc for m in members)
                 t.fn = BLOCK_FN(address)
-                t.data, t.records = 0, None     # the run loop is not inside any block: safe to free
+                if t.records is not None:     # the run loop is not inside any block: safe to free
+                    self.records.free(t.records)
+                t.data, t.records = 0, None
             self.stats.promoted += len(members)
             installed += 1
         return installed
@@ -447,7 +473,7 @@ class Translator:
         while todo and len(members) < MAX_REGION_BLOCKS:
             t = todo.pop(0)
             if t.block is None:         # threaded: lifted to IR only now that it is worth it
-                t.block = threaded.lift_insns(t.insns)
+                t.block = threaded.lift_insns(t.decoded())
             for target in static_successors(t.block):
                 if target in seen or target >> PAGE_SHIFT != head.pc >> PAGE_SHIFT:
                     continue
@@ -457,7 +483,7 @@ class Translator:
                         or not self._warm(m):
                     continue
                 if m.block is None:
-                    m.block = threaded.lift_insns(m.insns)
+                    m.block = threaded.lift_insns(m.decoded())
                 members.append(m)
                 todo.append(m)
         return members

@@ -1,0 +1,78 @@
+"""How the threaded tier finds its blocks (rvjit.backend.threaded.scan_words): straight from guest
+RAM, through the fetch path when the last instruction crosses into the next page, with one
+memoised record per instruction word whatever its address, and record slots reused when code
+is rewritten. Each program's result is checked against the reference interpreter."""
+import struct
+
+from rvjit.backend import translator as translator_module
+from rvjit.backend.runloop import run_interpreted, run_native
+from rvjit.backend.threaded import library
+from rvjit.machine import Machine, RAM_BASE
+
+ADDI_X5 = 0x00128293           # addi x5, x5, 1
+AUIPC_X6 = 0x00000317          # auipc x6, 0
+C_ADDI_X5 = 0x0285             # c.addi x5, 1
+MV_X7_X5 = 0x00028393          # addi x7, x5, 0
+AUIPC_X28 = 0x00000E17         # auipc x28, 0
+JUMP_TO_SELF = 0x0000006F
+
+
+def assemble(*parts) -> bytes:
+    return b"".join(struct.pack("<H" if p < 0x10000 and p & 3 != 3 else "<I", p) for p in parts)
+
+
+def run(mode, code_at, program, steps, before=None):
+    m = Machine(16 << 20)
+    m.ram.write(code_at, program)
+    st = m.hart.state
+    st.pc, st.x[5] = code_at, 100
+    if mode == "interp":
+        run_interpreted(m, m.hart.instret() + steps)
+        return m, None, list(st.x)
+    translator = translator_module.Translator(m.hart, background=False)
+    if before is not None:
+        before(m, translator)
+    run_native(m, translator, m.hart.instret() + steps)
+    return m, translator, list(st.x)
+
+
+def test_last_instruction_crossing_a_page_is_in_the_block():
+    page_end = RAM_BASE + 0x3000
+    code_at = page_end - 0x10
+    program = assemble(ADDI_X5, AUIPC_X6, C_ADDI_X5, C_ADDI_X5, C_ADDI_X5, MV_X7_X5, AUIPC_X28, JUMP_TO_SELF)
+    assert code_at + len(assemble(ADDI_X5, AUIPC_X6, C_ADDI_X5, C_ADDI_X5, C_ADDI_X5)) == page_end - 2
+    *_, want = run("interp", code_at, program, 8)
+    _, translator, got = run("threaded", code_at, program, 8)
+    assert got == want
+    assert got[7] == 104 and got[28] == page_end + 2
+    first = translator.blocks[(code_at, code_at)]
+    assert first.tier == 0 and first.data != 0
+    assert first.pages == ((page_end >> 12) - 1, page_end >> 12)
+    assert len(first.words) == 6 and first.words[-1] == MV_X7_X5
+
+
+def test_one_record_per_word_takes_each_address():
+    # the same auipc at two addresses: the memoised word must not carry a pc with it
+    program = assemble(AUIPC_X6, AUIPC_X28, AUIPC_X6, JUMP_TO_SELF)
+    code_at = RAM_BASE + 0x20000
+    *_, want = run("interp", code_at, program, 4)
+    _, translator, got = run("threaded", code_at, program, 4)
+    assert got == want and got[6] == code_at + 8 and got[28] == code_at + 4
+    assert AUIPC_X6 in library().words
+
+
+def test_rewritten_code_runs_anew_in_a_reused_record_slot():
+    code_at = RAM_BASE + 0x40000
+    first = assemble(ADDI_X5, ADDI_X5, JUMP_TO_SELF)
+    second = assemble(MV_X7_X5, AUIPC_X28, JUMP_TO_SELF)
+    m, translator, got = run("threaded", code_at, first, 3)
+    assert got[5] == 102
+    old = translator.blocks[(code_at, code_at)]
+    m.hart.mem.write_physical(code_at, second)        # as a DMA write would: drops the block
+    assert (code_at, code_at) not in translator.blocks
+    m.hart.state.pc = code_at
+    run_native(m, translator, m.hart.instret() + 3)
+    new = translator.blocks[(code_at, code_at)]
+    assert m.hart.state.x[7] == 102 and m.hart.state.x[28] == code_at + 4
+    assert new.data == old.data                       # same length: the freed slot again
+    assert list(translator.records.view(new.records)["raw"][1:]) == [MV_X7_X5, AUIPC_X28, JUMP_TO_SELF]
