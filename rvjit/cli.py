@@ -58,7 +58,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 def _cmd_disasm(args: argparse.Namespace) -> int:
     loader.check_elf(args.program)
-    from rvjit.frontend.disasm import disassemble_elf
+    from rvjit.frontend.disasm_listing import disassemble_elf
     sys.stdout.write(disassemble_elf(args.program))
     return 0
 

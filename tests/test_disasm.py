@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from rvjit.frontend import disasm
+from rvjit.frontend import disasm, disasm_listing
+from rvjit.frontend.disasm_addr import AddressTracker
 from rvjit.frontend.decode import decode
 
 OBJDUMP = "riscv64-unknown-elf-objdump"
@@ -62,14 +63,14 @@ def compare_listing(listing: str):
     """Compare every instruction line of an objdump listing with our text.
 
     Returns (number compared, {objdump mnemonic: [mismatch descriptions]})."""
-    tracker = disasm.AddressTracker()
+    tracker = AddressTracker()
     total = 0
     mismatches = defaultdict(list)
     obj = "?"
     for line in listing.splitlines():
         if "file format" in line:           # objdump starts afresh with every object file
             obj = line.split(":")[0]
-            tracker = disasm.AddressTracker()
+            tracker = AddressTracker()
             continue
         m = _LINE.match(line)
         if not m:
@@ -336,7 +337,7 @@ def test_every_instruction_matches_objdump(all_insns_object):
 
 def test_every_instruction_listing_is_objdumps(all_insns_object):
     """Whole-file text, labels, columns and all."""
-    assert disasm.disassemble_elf(all_insns_object) == objdump(all_insns_object)
+    assert disasm_listing.disassemble_elf(all_insns_object) == objdump(all_insns_object)
 
 
 # ---- random encodings ------------------------------------------------------------------------
@@ -372,7 +373,7 @@ def test_library_objects_listing_is_objdumps(tmp_path):
     differing = []
     for name in sample:
         path = tmp_path / name
-        if disasm.disassemble_elf(path) != objdump(path):
+        if disasm_listing.disassemble_elf(path) != objdump(path):
             differing.append(name)
     assert not differing, f"{len(differing)}/{len(sample)} objects differ: {differing[:10]}"
 
@@ -395,7 +396,7 @@ def test_linked_program_listing_is_objdumps(tmp_path):
         capture_output=True, text=True)
     if build.returncode != 0:
         pytest.skip(f"cannot link a picolibc program: {build.stderr[-300:]}")
-    ours, theirs = disasm.disassemble_elf(exe), objdump(exe)
+    ours, theirs = disasm_listing.disassemble_elf(exe), objdump(exe)
     if ours != theirs:
         import difflib
         diff = "".join(list(difflib.unified_diff(theirs.splitlines(True), ours.splitlines(True),
@@ -449,7 +450,7 @@ def test_data_in_code_listing_is_objdumps(tmp_path):
     obj = tmp_path / "data.o"
     subprocess.run([GCC, "-c", "-march=rv64gc", str(src), "-o", str(obj)], check=True,
                    capture_output=True)
-    assert disasm.disassemble_elf(obj) == objdump(obj)
+    assert disasm_listing.disassemble_elf(obj) == objdump(obj)
 
 
 # ---- API details -----------------------------------------------------------------------------
@@ -475,12 +476,12 @@ def test_format_insn_examples():
 def test_bad_input_raises_guest_input_error(tmp_path):
     from rvjit.errors import GuestInputError
     with pytest.raises(GuestInputError):
-        disasm.disassemble_elf(tmp_path / "missing.elf")
+        disasm_listing.disassemble_elf(tmp_path / "missing.elf")
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"not an elf at all")
     with pytest.raises(GuestInputError):
-        disasm.disassemble_elf(junk)
+        disasm_listing.disassemble_elf(junk)
     truncated = tmp_path / "trunc.elf"
     truncated.write_bytes(b"\x7fELF\x02\x01\x01" + b"\0" * 20)
     with pytest.raises(GuestInputError):
-        disasm.disassemble_elf(truncated)
+        disasm_listing.disassemble_elf(truncated)

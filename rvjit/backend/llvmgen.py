@@ -4,14 +4,18 @@ Guest registers are loaded from the hart state on first use and kept in SSA valu
 written back at every exit. Memory accesses look up the software TLB inline and call the Python
 slow path only on a miss. A block ends by chaining straight to the next block through the native
 jump cache (a `musttail` call), or by returning to the Python run loop with a reason.
+
+FunctionWriter holds the per-function state and lowers the IR ops; its mixins lower exits and
+chaining (exitlower), memory accesses (memlower), FP ops (fplower) and CSR ops (csrlower). The
+module-level functions put whole LLVM modules together.
 """
-from ..cpu.state import (OFFSETS, TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_FIELD, JCACHE_BITS, JCACHE_WORDS, EXIT_BUDGET,
-                         EXIT_MISS, EXIT_TRAP, EXIT_SYS, ACCESS_KINDS, SYS_KINDS)
+from ..cpu.state import OFFSETS, EXIT_TRAP, EXIT_SYS, SYS_KINDS
 from .csrlower import CsrLowering
+from .exitlower import ExitLowering
 from .llvmconst import c64
 from .fplower import FAST_FP, FpLowering
+from .memlower import MemLowering
 
-PAGE = 4096
 _BINOPS = {"add": "add", "sub": "sub", "mul": "mul", "and": "and", "or": "or", "xor": "xor"}
 _SHIFTS = {"shl": "shl", "lshr": "lshr", "ashr": "ashr"}
 _CMPS = {"eq": "eq", "ne": "ne", "lt": "slt", "ltu": "ult", "ge": "sge", "geu": "uge"}
@@ -26,7 +30,7 @@ declare i64 @llvm.bswap.i64(i64)
 """
 
 
-class FunctionWriter(FpLowering, CsrLowering):
+class FunctionWriter(ExitLowering, MemLowering, FpLowering, CsrLowering):
     def __init__(self, name: str, block, counter_index: int | None = None, compact: bool = False,
                  inline_memory: bool | None = None):
         self.name = name
@@ -87,174 +91,6 @@ class FunctionWriter(FpLowering, CsrLowering):
 
     def reg_offset(self, kind, n):
         return OFFSETS[kind] + 8 * n
-
-    # --- exits ---------------------------------------------------------------------------------
-    def write_back(self):
-        for key in sorted(self.dirty):
-            self.store_field(self.reg_offset(*key), self.regs[key])
-
-    def exit_now(self, pc: str, retired: int, reason: int | None, extra=()):
-        """Store everything and return to Python."""
-        self.write_back()
-        self.store_field(OFFSETS["pc"], pc)
-        self.store_budget(retired)
-        for off, value, ty in extra:
-            self.store_field(off, value, ty)
-        if reason is not None:
-            self.store_field(OFFSETS["exit_reason"], str(reason), "i32")
-        self.emit("ret void")
-
-    def store_budget(self, retired: int):
-        b = self.t()
-        self.emit(f"{b} = sub i64 {self.budget_base}, {retired}")
-        self.store_field(OFFSETS["budget"], b)
-        return b
-
-    def side_exit(self, cond_i1: str, pc: str, retired: int, reason: int | None, extra=()):
-        out, cont = self.label("exit"), self.label("cont")
-        self.emit(f"br i1 {cond_i1}, label %{out}, label %{cont}, !prof !0")
-        self.start(out)
-        self.exit_now(pc, retired, reason, extra)
-        self.start(cont)
-
-    def chain(self, next_pc: str, n: int):
-        """Leave the block for guest address next_pc: straight into its native code if we can."""
-        self.write_back()
-        self.store_field(OFFSETS["pc"], next_pc)
-        for flag in self.stop_flags:                    # a helper asked to stop after its insn
-            self.side_exit(flag, next_pc, n, None)
-        nb = self.store_budget(n)
-        done = self.t()
-        self.emit(f"{done} = icmp sle i64 {nb}, 0")
-        self.side_exit_simple(done, EXIT_BUDGET)
-        jc = self.load_field(OFFSETS["jcache"], "ptr")
-        idx, ep, tag, hit = self.t(), self.t(), self.t(), self.t()
-        self.emit(f"{idx} = lshr i64 {next_pc}, 1")
-        idx2 = self.t()
-        self.emit(f"{idx2} = and i64 {idx}, {(1 << JCACHE_BITS) - 1}")
-        self.emit(f"{ep} = getelementptr [{JCACHE_WORDS} x i64], ptr {jc}, i64 {idx2}")
-        self.emit(f"{tag} = load i64, ptr {ep}")
-        self.emit(f"{hit} = icmp eq i64 {tag}, {next_pc}")
-        go, miss = self.label("go"), self.label("miss")
-        self.emit(f"br i1 {hit}, label %{go}, label %{miss}, !prof !1")
-        self.start(go)
-        fp, fn, dp, data = self.t(), self.t(), self.t(), self.t()
-        self.emit(f"{fp} = getelementptr i8, ptr {ep}, i64 8")
-        self.emit(f"{fn} = load ptr, ptr {fp}")
-        self.emit(f"{dp} = getelementptr i8, ptr {ep}, i64 16")
-        self.emit(f"{data} = load ptr, ptr {dp}")
-        self.emit(f"musttail call void {fn}(ptr %s, ptr {data})")
-        self.emit("ret void")
-        self.start(miss)
-        self.store_field(OFFSETS["exit_reason"], str(EXIT_MISS), "i32")
-        self.emit("ret void")
-
-    def side_exit_simple(self, cond_i1: str, reason: int):
-        out, cont = self.label("exit"), self.label("cont")
-        self.emit(f"br i1 {cond_i1}, label %{out}, label %{cont}, !prof !0")
-        self.start(out)
-        self.store_field(OFFSETS["exit_reason"], str(reason), "i32")
-        self.emit("ret void")
-        self.start(cont)
-
-    # --- memory --------------------------------------------------------------------------------
-    def tlb_lookup(self, addr: str, size: int, tag_field: str):
-        vpn, ix, eo, tag, ok = self.t(), self.t(), self.t(), self.t(), self.t()
-        self.emit(f"{vpn} = lshr i64 {addr}, 12")
-        self.emit(f"{ix} = and i64 {vpn}, {TLB_ENTRIES - 1}")
-        self.emit(f"{eo} = mul i64 {ix}, {TLB_ENTRY_SIZE}")
-        ebase = self.t()
-        self.emit(f"{ebase} = getelementptr i8, ptr %s, i64 {eo}")
-        tp = self.t()
-        self.emit(f"{tp} = getelementptr i8, ptr {ebase}, i64 {OFFSETS['tlb'] + TLB_FIELD[tag_field]}")
-        self.emit(f"{tag} = load i64, ptr {tp}")
-        mode, want = self.t(), self.t()
-        self.emit(f"{mode} = load i64, ptr {self.field_ptr(OFFSETS['tlb_mode'])}")
-        self.emit(f"{want} = or i64 {vpn}, {mode}")
-        self.emit(f"{ok} = icmp eq i64 {tag}, {want}")
-        if size > 1:      # an access crossing into the next page takes the slow path
-            po, inpage, both = self.t(), self.t(), self.t()
-            self.emit(f"{po} = and i64 {addr}, {PAGE - 1}")
-            self.emit(f"{inpage} = icmp ule i64 {po}, {PAGE - size}")
-            self.emit(f"{both} = and i1 {ok}, {inpage}")
-            ok = both
-        return ok, ebase
-
-    def host_pointer(self, addr: str, ebase: str) -> str:
-        ap, ad, off, hp = self.t(), self.t(), self.t(), self.t()
-        self.emit(f"{ap} = getelementptr i8, ptr {ebase}, i64 {OFFSETS['tlb'] + TLB_FIELD['addend']}")
-        self.emit(f"{ad} = load i64, ptr {ap}")
-        self.emit(f"{off} = add i64 {addr}, {ad}")
-        self.emit(f"{hp} = getelementptr i8, ptr %ram, i64 {off}")
-        return hp
-
-    def call_helper(self, helper: str, idx: int, args: str) -> str:
-        """Call a Python slow path; leave at once if it raised a guest trap."""
-        insn = self.insns[idx]
-        self.store_field(OFFSETS["pc"], c64(insn.pc))
-        self.store_budget(idx)
-        h, r = self.load_field(OFFSETS[helper], "ptr"), self.t()
-        self.emit(f"{r} = call i64 {h}(ptr %s, {args})")
-        reason, trapped = self.load_field(OFFSETS["exit_reason"], "i32"), self.t()
-        self.emit(f"{trapped} = icmp eq i32 {reason}, {EXIT_TRAP}")
-        self.side_exit(trapped, c64(insn.pc), idx, None)
-        stop = self.t()
-        self.emit(f"{stop} = icmp ne i32 {reason}, 0")
-        return r, stop
-
-    def mem_access(self, op, idx, addr, value=None):
-        size = op.attrs["size"]
-        is_store = op.name == "store"
-        kind = ACCESS_KINDS["store" if is_store else op.attrs["kind"]]
-        if self.memory_calls:
-            signed = not is_store and op.attrs["signed"]
-            return self.call_mem_runtime(idx, mem_variant(size, kind, signed), addr, value)
-        tag_field = "tag_write" if is_store or kind == ACCESS_KINDS["amo"] else "tag_read"
-        bits = 8 * size
-        ok, ebase = self.tlb_lookup(addr, size, tag_field)
-        fast, slow, join = self.label("fast"), self.label("slow"), self.label("join")
-        self.emit(f"br i1 {ok}, label %{fast}, label %{slow}, !prof !1")
-        self.start(fast)
-        hp = self.host_pointer(addr, ebase)
-        if is_store:
-            tv = self.t()
-            self.emit(f"{tv} = trunc i64 {value} to i{bits}" if bits < 64 else f"{tv} = add i64 {value}, 0")
-            self.emit(f"store i{bits} {tv}, ptr {hp}, align 1")
-            vf = "0"
-        else:
-            raw, vf = self.t(), self.t()
-            self.emit(f"{raw} = load i{bits}, ptr {hp}, align 1")
-            self.emit(f"{vf} = zext i{bits} {raw} to i64" if bits < 64 else f"{vf} = add i64 {raw}, 0")
-        self.emit(f"br label %{join}")
-        self.start(slow)
-        packed = size | (kind << 8)
-        vs, stop = self.call_helper("mem_helper", idx, f"i64 {addr}, i64 {value or 0}, i64 {packed}")
-        slow_end = self.cur_label
-        self.emit(f"br label %{join}")
-        self.start(join)
-        v, sf = self.t(), self.t()
-        self.emit(f"{v} = phi i64 [{vf}, %{fast}], [{vs}, %{slow_end}]")
-        self.emit(f"{sf} = phi i1 [false, %{fast}], [{stop}, %{slow_end}]")
-        self.stop_flags.append(sf)
-        if not is_store and op.attrs["signed"] and bits < 64:
-            tr, sx = self.t(), self.t()
-            self.emit(f"{tr} = trunc i64 {v} to i{bits}")
-            self.emit(f"{sx} = sext i{bits} {tr} to i64")
-            v = sx
-        return v
-
-    def call_mem_runtime(self, idx, variant, addr, value):
-        tbl, fpp, fn, r = self.t(), self.t(), self.t(), self.t()
-        self.emit(f"{tbl} = load ptr, ptr {self.field_ptr(OFFSETS['mem_table'])}")
-        self.emit(f"{fpp} = getelementptr ptr, ptr {tbl}, i64 {variant}")
-        self.emit(f"{fn} = load ptr, ptr {fpp}")
-        self.emit(f"{r} = call i64 {fn}(ptr %s, i64 {addr}, i64 {value or 0})")
-        reason, trapped, stop = self.load_field(OFFSETS["exit_reason"], "i32"), self.t(), self.t()
-        self.emit(f"{trapped} = icmp eq i32 {reason}, {EXIT_TRAP}")
-        self.side_exit(trapped, c64(self.insns[idx].pc), idx, None)
-        self.emit(f"{stop} = icmp ne i32 {reason}, 0")
-        self.stop_flags.append(stop)
-        return r
 
     # --- ops -----------------------------------------------------------------------------------
     def lower(self, op):
@@ -395,13 +231,6 @@ class FunctionWriter(FpLowering, CsrLowering):
             self.store_field(self.reg_offset(*key), value)
         else:
             self.dirty.add(key)
-
-    def lower_branch(self, cond, target, fall, retired):
-        c, pc = self.t(), self.t()
-        self.emit(f"{c} = icmp ne i64 {cond}, 0")
-        self.emit(f"{pc} = select i1 {c}, i64 {c64(target)}, i64 {c64(fall)}")
-        self.chain(pc, retired)
-
     def lower_div(self, n, x, y):
         """RISC-V division is total; LLVM's is not: route the undefined cases around the divide."""
         e = self.emit
@@ -460,15 +289,6 @@ class FunctionWriter(FpLowering, CsrLowering):
         # any block `musttail` into any other through the jump cache.
         return (f"define void @{self.name}(ptr noalias %s, ptr %data) nounwind {{\nentry:\n{body}\n}}\n")
 
-    def stop_flags_checkpoint(self, finished_index: int):
-        """At the end of an instruction: leave if one of its helpers asked to stop."""
-        if finished_index < 0 or not self.stop_flags:
-            return
-        flags, self.stop_flags = self.stop_flags, []
-        nxt = c64(self.insns[finished_index].next_pc)
-        for flag in flags:
-            self.side_exit(flag, nxt, finished_index + 1, None)
-
 
 _METADATA = ('!0 = !{!"branch_weights", i32 1, i32 2000}\n'
              '!1 = !{!"branch_weights", i32 2000, i32 1}\n')
@@ -482,15 +302,6 @@ def block_module(name: str, block) -> str:
 def first_tier_module(named_blocks) -> str:
     """Compact code for [(name, block, counter_index)] in one module."""
     return DECLS + "".join(FunctionWriter(n, b, c, compact=True).write() for n, b, c in named_blocks) + _METADATA
-
-
-# --- the shared memory runtime compact code calls (built by memruntime) ---------------------------
-def mem_variant(size: int, kind: int, signed: bool) -> int:
-    """Index of the runtime memory function for an access (see memory_runtime_module)."""
-    return (size.bit_length() - 1) | (signed << 2) | (kind << 3)
-
-
-MEM_VARIANTS = 32
 
 
 def blocks_module(named_blocks) -> str:

@@ -4,7 +4,8 @@ from types import SimpleNamespace
 
 from ..cpu.state import ACCESS_KINDS, OFFSETS
 from ..ir.ops import Op
-from .llvmgen import MEM_VARIANTS, FunctionWriter, _METADATA
+from .llvmgen import FunctionWriter, _METADATA
+from .memlower import MEM_VARIANTS
 
 
 class _MemRuntimeWriter(FunctionWriter):
