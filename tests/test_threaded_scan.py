@@ -76,3 +76,25 @@ def test_rewritten_code_runs_anew_in_a_reused_record_slot():
     assert m.hart.state.x[7] == 102 and m.hart.state.x[28] == code_at + 4
     assert new.data == old.data                       # same length: the freed slot again
     assert list(translator.records.view(new.records)["raw"][1:]) == [MV_X7_X5, AUIPC_X28, JUMP_TO_SELF]
+
+
+SW_X6_8_X10 = 0x00652423       # sw x6, 8(x10)
+FENCE_I = 0x0000100F
+LI_X7_1 = 0x00100393           # addi x7, x0, 1
+
+
+def test_code_patched_before_fence_i_runs_patched():
+    """fence.i does not leave native code: the store already dropped the stale translation."""
+    code_at = RAM_BASE + 0x60000
+    program = assemble(SW_X6_8_X10, FENCE_I, LI_X7_1, JUMP_TO_SELF)
+    m = Machine(16 << 20)
+    m.ram.write(code_at, program)
+    translator = translator_module.Translator(m.hart, background=False)
+    st = m.hart.state
+    results = []
+    for value in (1, 55, 77):       # each run patches the li with a new immediate
+        st.pc, st.x[10], st.x[6] = code_at, code_at, LI_X7_1 | value << 20
+        run_native(m, translator, m.hart.instret() + 4)
+        results.append(st.x[7])
+    assert results == [1, 55, 77]
+    assert translator.stats.invalidations >= 2

@@ -167,7 +167,7 @@ class Hart:
 
     # --- privileged operations requested by instructions -----------------------------------
     def do_sys(self, kind: str, pc: int, raw: int = 0) -> str | None:
-        """Carry out mret/sret/wfi/sfence.vma/fence.i at pc. Returns 'wfi' when the hart should wait."""
+        """Carry out mret/sret/wfi/sfence.vma at pc. Returns 'wfi' when the hart should wait."""
         st = self.state
         priv, ms = st.priv, st.mstatus
         if kind == "mret" and priv < PRV_M or kind == "sret" and (priv < PRV_S or priv == PRV_S and ms & MSTATUS_TSR) \
@@ -192,11 +192,6 @@ class Hart:
                 self.flush_translation_caches()
             else:                            # one page: Linux's common case (flush_tlb_page)
                 self.flush_translation_page(st.x[rs1])
-        elif kind == "fence.i":
-            # Nothing to do: every store that reaches translated code already dropped its
-            # translations (MemoryPort watches code pages), so no stale code can run. Linux
-            # patches tens of thousands of instructions at boot, each followed by fence.i.
-            pass
         elif kind == "wfi":
             return "wfi"
         return None

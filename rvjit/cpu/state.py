@@ -34,7 +34,7 @@ JCACHE_WORDS = 3                # 64-bit words per JcacheEntry
 EXIT_NONE, EXIT_BUDGET, EXIT_MISS, EXIT_TRAP, EXIT_SYS, EXIT_STOP = 0, 1, 2, 3, 4, 5
 # EXIT_STOP: a helper asked to leave after the current instruction (guest halted, code modified...)
 
-SYS_KINDS = ("mret", "sret", "wfi", "sfence.vma", "fence.i")
+SYS_KINDS = ("mret", "sret", "wfi", "sfence.vma")
 
 u64 = ctypes.c_uint64
 i64 = ctypes.c_int64

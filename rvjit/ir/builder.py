@@ -150,7 +150,7 @@ class Builder:
         self.trap(ILLEGAL, self.insn.raw)
 
     def sys(self, kind: str):
-        """Leave native code so the hart (Python) performs `kind` (mret, wfi, fence.i, ...)."""
+        """Leave native code so the hart (Python) performs `kind` (mret, wfi, sfence.vma, ...)."""
         self.emit("sys", kind=kind)
 
     def goto(self, pc):
