@@ -15,6 +15,7 @@ from .exitlower import ExitLowering
 from .llvmconst import c64
 from .fplower import FAST_FP, FpLowering
 from .memlower import MemLowering
+from .sfencelower import SfenceLowering
 
 _BINOPS = {"add": "add", "sub": "sub", "mul": "mul", "and": "and", "or": "or", "xor": "xor"}
 _SHIFTS = {"shl": "shl", "lshr": "lshr", "ashr": "ashr"}
@@ -30,7 +31,7 @@ declare i64 @llvm.bswap.i64(i64)
 """
 
 
-class FunctionWriter(ExitLowering, MemLowering, FpLowering, CsrLowering):
+class FunctionWriter(ExitLowering, MemLowering, FpLowering, CsrLowering, SfenceLowering):
     def __init__(self, name: str, block, counter_index: int | None = None, compact: bool = False,
                  inline_memory: bool | None = None):
         self.name = name
@@ -193,6 +194,9 @@ class FunctionWriter(ExitLowering, MemLowering, FpLowering, CsrLowering):
         if n == "trap":
             self.exit_now(c64(self.insns[idx].pc), idx, EXIT_TRAP,
                           [(OFFSETS["trap_cause"], a[0], "i64"), (OFFSETS["trap_tval"], a[1], "i64")])
+            return None
+        if n == "sfence":
+            self.lower_sfence(a, idx)
             return None
         if n == "sys":
             self.exit_now(c64(self.insns[idx].pc), idx, EXIT_SYS,

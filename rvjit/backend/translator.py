@@ -157,6 +157,7 @@ class Translator:
         self._clear_jcache(self.jcache_priv)
         self.stale_jcaches = {p for p in range(4) if p != self.hart.state.priv}
         self.jcache_vpages.clear()
+        self.hart.sfence_filter.clear_code()
 
     def flush_jcache_page(self, vaddr: int):
         """Forget jump cache entries for guest pcs on one virtual page."""
@@ -213,7 +214,10 @@ class Translator:
 
     def _install(self, t: Translation):
         slot = self._slot(t.pc)
-        self.jcache_vpages.add(t.pc >> PAGE_SHIFT)
+        vpage = t.pc >> PAGE_SHIFT
+        if vpage not in self.jcache_vpages:
+            self.jcache_vpages.add(vpage)
+            self.hart.sfence_filter.mark_code_page(vpage)
         filled = self.jcache_filled[self.jcache_priv]
         if len(filled) <= JCACHE_FILLED_LIMIT:       # past it, a flush clears the whole table
             filled.append(slot)

@@ -9,6 +9,7 @@ from ..ir.interp import run_ops
 from .csr import CsrFile
 from .memory import MemoryPort
 from .mmu import Mmu
+from .sfence import SfenceFilter
 from .state import HartState, NO_TAG, ACCESS_KINDS, EXIT_STOP, EXIT_NONE, TLB_MODE_SHIFT
 from .trap import (GuestTrap, enter_trap, do_mret, do_sret, pending_interrupt, PRV_M, PRV_S,
                    ILLEGAL_INSN, INSN_ACCESS)
@@ -30,6 +31,7 @@ class Hart:
         self._irq_lines = 0              # mip bits driven by devices (MSIP, MTIP, MEIP, SEIP)
         self.csr = CsrFile(self)
         self.mem = MemoryPort(self, bus)
+        self.sfence_filter = SfenceFilter(st)
         self.mmu = Mmu(self, bus.ram)    # Sv39/Sv48/Sv57; satp starts Bare
         self.mem.flush_tlb()
         self.mtime = lambda: 0           # the board's timer source

@@ -78,6 +78,16 @@ class Mmu:
         self.superpages.clear()
         self.superpage_walks.clear()
         self.private_code_pages.clear()
+        self.hart.state.sfence_count = 0
+        self.hart.sfence_filter.clear_superpages()
+
+    def forget_queued_pages(self):
+        """Forget the walks of pages generated code ran sfence.vma for (rvjit.cpu.sfence): it
+        could only do so where nothing else needed forgetting."""
+        st = self.hart.state
+        for k in range(st.sfence_count):
+            self.cache.pop((st.sfence_queue[k] & ((1 << 64) - 1)) >> PAGE_SHIFT, None)
+        st.sfence_count = 0
 
     # --- translation -----------------------------------------------------------------------------
     def data_mode(self) -> int:
@@ -93,6 +103,8 @@ class Mmu:
 
     def translate(self, vaddr: int, access: int) -> int:
         """Physical address of vaddr for `access` (an ACCESS_* kind or -1 for fetch)."""
+        if self.hart.state.sfence_count:
+            self.forget_queued_pages()
         satp = self.hart.csr.satp
         mode = satp >> SATP_MODE_SHIFT
         if mode == MODE_BARE:
@@ -123,6 +135,7 @@ class Mmu:
             if pages > 1:
                 first = vpn & ~(pages - 1)
                 self.superpages.add((first, pages))
+                self.hart.sfence_filter.mark_superpage(first, pages)
                 base = (paddr >> PAGE_SHIFT) - (vpn - first) << PAGE_SHIFT
                 walks = self.superpage_walks.setdefault((pages, first), {})
                 walks[key] = (base, global_mapping)
@@ -143,6 +156,8 @@ class Mmu:
         fault and no PTE update: M-mode, Bare, or a remembered store translation."""
         if self.hart.csr.satp >> SATP_MODE_SHIFT == MODE_BARE or self.effective_priv(0) == PRV_M:
             return True
+        if self.hart.state.sfence_count:
+            self.forget_queued_pages()
         page = self.cache.get(vaddr >> PAGE_SHIFT)
         return page is not None and (_WRITE, self.data_mode()) in page
 
@@ -167,6 +182,8 @@ class Mmu:
         virtual pages (first vpn, count) whose translations may be stale: the page itself, or
         the whole superpage it lies in (each of its pages was remembered separately)."""
         vpn = (vaddr & ((1 << 64) - 1)) >> PAGE_SHIFT
+        if self.hart.state.sfence_count:
+            self.forget_queued_pages()
         for pages in reversed(SUPERPAGE_SIZES) if self.superpages else ():   # the largest first
             first = vpn & ~(pages - 1)
             if (first, pages) in self.superpages:

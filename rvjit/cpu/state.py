@@ -36,6 +36,13 @@ EXIT_NONE, EXIT_BUDGET, EXIT_MISS, EXIT_TRAP, EXIT_SYS, EXIT_STOP = 0, 1, 2, 3, 
 
 SYS_KINDS = ("mret", "sret", "wfi", "sfence.vma")
 
+# sfence.vma of one page is carried out by generated code when nothing but the TLB and the MMU's
+# remembered walk of that page can be stale (rvjit.cpu.sfence): the filter's bytes say which pages
+# need Python instead, and the walks to forget wait in a queue the MMU empties before its next use.
+SFENCE_QUEUE = 32
+SFENCE_CODE_BITS = 16           # filter bytes [0, 1 << 16): by virtual page, pages holding code
+SFENCE_SUPER_BITS = 12          # then [1 << 16, + 1 << 12): by 2 MiB region, remembered superpages
+
 u64 = ctypes.c_uint64
 i64 = ctypes.c_int64
 u32 = ctypes.c_uint32
@@ -69,6 +76,9 @@ class HartState(ctypes.Structure):
         # CSRs generated code reads and writes itself (rvjit.cpu.csr.STATE_CSRS)
         ("mscratch", u64), ("mepc", u64), ("mcause", u64), ("mtval", u64),
         ("sscratch", u64), ("sepc", u64), ("scause", u64), ("stval", u64),
+        ("sfence_filter", ptr),     # u8 per page / region: its sfence.vma needs Python
+        ("sfence_count", u64),      # queued single-page sfence.vma addresses
+        ("sfence_queue", u64 * SFENCE_QUEUE),
         ("budget_entry", i64),      # budget when the running threaded block was entered (its
                                     # handlers compute the exact budget from it for CSR helpers)
         ("tlb", TlbEntry * TLB_ENTRIES),

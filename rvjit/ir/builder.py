@@ -153,6 +153,11 @@ class Builder:
         """Leave native code so the hart (Python) performs `kind` (mret, wfi, sfence.vma, ...)."""
         self.emit("sys", kind=kind)
 
+    def sfence(self, rs1, vaddr):
+        """sfence.vma: of one page (rs1 != 0) generated code may carry it out itself; otherwise,
+        like sys, native code is left for the hart to do it (rvjit.cpu.sfence)."""
+        self.emit("sfence", rs1, vaddr)
+
     def goto(self, pc):
         if is_symbolic(pc):
             self.jump(pc)

@@ -72,6 +72,8 @@ def run_ops(ops, insns, hart) -> Exit:
             return Exit("trap", insns[op.insn_index].pc, a[0], a[1])
         elif n == "sys":
             return Exit("sys", insns[op.insn_index].pc, sys=op.attrs["kind"])
+        elif n == "sfence":
+            return Exit("sys", insns[op.insn_index].pc, sys="sfence.vma")
         else:
             raise NotImplementedError(f"IR op {n}")
         if op.result is not None:

@@ -195,7 +195,7 @@ EVAL = {
 # run from its record: both appear only in handlers lifted with symbolic fields (threaded code).
 EFFECT_OPS = {
     "getx", "setx", "getf", "setf", "get", "set", "load", "store", "csr", "fp", "trap_if",
-    "getx_at", "setx_at", "getf_at", "setf_at", "field",
+    "getx_at", "setx_at", "getf_at", "setf_at", "field", "sfence",
 }
 # Operations that end a block.
 TERMINATORS = {"jump", "branch", "trap", "sys", "goto"}

@@ -19,7 +19,8 @@ def wfi(b, i):
 
 @insn("sfence.vma", "0001001 ..... ..... 000 00000 1110011", "R", "rs1, rs2", ext="priv")
 def sfence_vma(b, i):
-    b.sys("sfence.vma")
+    b.sfence(i.rs1, b.rx(i.rs1))
+    b.goto(i.next_pc)
 
 
 @insn("fence.i", "............ ..... 001 ..... 0001111", "N", ext="zifencei")

@@ -1,0 +1,73 @@
+"""Lowering of the IR's `sfence` op (sfence.vma): generated code carries out a single-page
+sfence.vma itself when rvjit.cpu.sfence's filter says only the page's TLB slot and remembered walk
+can be stale, and leaves native code for the hart to do it otherwise (as for every other system
+instruction). A mixin of llvmgen.FunctionWriter.
+
+Linux runs one for every page it maps and unmaps in the kernel (each instruction it patches at
+boot is two), so leaving native code for each was about 100 k trips into Python per boot.
+"""
+from ..cpu.csr import MSTATUS_TVM
+from ..cpu.state import (EXIT_SYS, NO_TAG, OFFSETS, SFENCE_CODE_BITS, SFENCE_QUEUE, SFENCE_SUPER_BITS, SYS_KINDS,
+                         TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_FIELD)
+from ..cpu.trap import PRV_S
+from .llvmconst import c64
+
+_REGION_SHIFT = 9               # 4 KiB pages in a 2 MiB region
+
+
+class SfenceLowering:
+    def lower_sfence(self, a, idx):
+        e, t = self.emit, self.t
+        rs1, vaddr = a
+        vpn = t()
+        e(f"{vpn} = lshr i64 {vaddr}, 12")
+        # A page (not the whole address space), from S-mode with TVM clear (else it traps)...
+        page, smode, tvm, tvm_clear = t(), t(), t(), t()
+        e(f"{page} = icmp ne i64 {rs1}, 0")
+        e(f"{smode} = icmp eq i64 {self.read_field('priv')}, {PRV_S}")
+        e(f"{tvm} = and i64 {self.read_field('mstatus')}, {MSTATUS_TVM}")
+        e(f"{tvm_clear} = icmp eq i64 {tvm}, 0")
+        # ... holding no translated code and in no superpage walked before ...
+        filt = self.load_field(OFFSETS["sfence_filter"], "ptr")
+        code_i, code_p, code_b = t(), t(), t()
+        e(f"{code_i} = and i64 {vpn}, {(1 << SFENCE_CODE_BITS) - 1}")
+        e(f"{code_p} = getelementptr i8, ptr {filt}, i64 {code_i}")
+        e(f"{code_b} = load i8, ptr {code_p}")
+        reg, reg_i, reg_o, reg_p, reg_b = t(), t(), t(), t(), t()
+        e(f"{reg} = lshr i64 {vpn}, {_REGION_SHIFT}")
+        e(f"{reg_i} = and i64 {reg}, {(1 << SFENCE_SUPER_BITS) - 1}")
+        e(f"{reg_o} = add i64 {reg_i}, {1 << SFENCE_CODE_BITS}")
+        e(f"{reg_p} = getelementptr i8, ptr {filt}, i64 {reg_o}")
+        e(f"{reg_b} = load i8, ptr {reg_p}")
+        marks, unmarked = t(), t()
+        e(f"{marks} = or i8 {code_b}, {reg_b}")
+        e(f"{unmarked} = icmp eq i8 {marks}, 0")
+        # ... with room in the queue of walks for the MMU to forget.
+        n, room = self.load_field(OFFSETS["sfence_count"]), t()
+        e(f"{room} = icmp ult i64 {n}, {SFENCE_QUEUE}")
+        ok1, ok2, ok3, ok, slow = t(), t(), t(), t(), t()
+        e(f"{ok1} = and i1 {page}, {smode}")
+        e(f"{ok2} = and i1 {ok1}, {tvm_clear}")
+        e(f"{ok3} = and i1 {ok2}, {unmarked}")
+        e(f"{ok} = and i1 {ok3}, {room}")
+        e(f"{slow} = xor i1 {ok}, true")
+        self.side_exit(slow, c64(self.insns[idx].pc), idx, EXIT_SYS,
+                       [(OFFSETS["exit_sys"], str(SYS_KINDS.index("sfence.vma")), "i32")])
+        # The page's TLB slot (shared by every translation mode) forgets it...
+        slot, off, base = t(), t(), t()
+        e(f"{slot} = and i64 {vpn}, {TLB_ENTRIES - 1}")
+        e(f"{off} = mul i64 {slot}, {TLB_ENTRY_SIZE}")
+        e(f"{base} = add i64 {off}, {OFFSETS['tlb']}")
+        for name in ("tag_read", "tag_write"):
+            at, p = t(), t()
+            e(f"{at} = add i64 {base}, {TLB_FIELD[name]}")
+            e(f"{p} = getelementptr i8, ptr %s, i64 {at}")
+            e(f"store i64 {c64(NO_TAG)}, ptr {p}")
+        # ... and the MMU forgets its walk before it next translates.
+        q_off, q_at, q_p, n1 = t(), t(), t(), t()
+        e(f"{q_off} = shl i64 {n}, 3")
+        e(f"{q_at} = add i64 {q_off}, {OFFSETS['sfence_queue']}")
+        e(f"{q_p} = getelementptr i8, ptr %s, i64 {q_at}")
+        e(f"store i64 {vaddr}, ptr {q_p}")
+        e(f"{n1} = add i64 {n}, 1")
+        self.store_field(OFFSETS["sfence_count"], n1)

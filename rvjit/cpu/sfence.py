@@ -1,0 +1,44 @@
+"""What generated code needs to carry out sfence.vma of one page by itself.
+
+Python's copies of translations are what make most sfence.vma work: the MMU's remembered walks,
+the jump caches' entries for code on the page, and whole superpages (each of whose 4 KiB pages
+has its own TLB entry). Generated code can clear the page's TLB slot and queue the address; it
+must leave native code instead when the page may hold translated code or lies in a superpage
+walked before. This filter tells it so, conservatively (pages share bytes): the translator marks
+code pages, the MMU marks superpage regions, and each clears its half on a full flush.
+"""
+import ctypes
+
+import numpy as np
+
+from .state import SFENCE_CODE_BITS, SFENCE_SUPER_BITS
+
+PAGE_SHIFT = 12
+REGION_PAGES = 512              # a 2 MiB region, the smallest superpage
+
+
+class SfenceFilter:
+    def __init__(self, state):
+        self.bytes = np.zeros((1 << SFENCE_CODE_BITS) + (1 << SFENCE_SUPER_BITS), dtype=np.uint8)
+        self.code = self.bytes[:1 << SFENCE_CODE_BITS]
+        self.superpages = self.bytes[1 << SFENCE_CODE_BITS:]
+        state.sfence_filter = self.bytes.ctypes.data_as(ctypes.c_void_p).value
+
+    def mark_code_page(self, vpn: int):
+        self.code[vpn & ((1 << SFENCE_CODE_BITS) - 1)] = 1
+
+    def mark_superpage(self, first_vpn: int, pages: int):
+        regions = pages // REGION_PAGES
+        if regions >= len(self.superpages):
+            self.superpages[:] = 1
+            return
+        first = (first_vpn // REGION_PAGES) % len(self.superpages)
+        end = first + regions
+        self.superpages[first:end] = 1
+        self.superpages[:max(0, end - len(self.superpages))] = 1    # wrapped around
+
+    def clear_code(self):
+        self.code[:] = 0
+
+    def clear_superpages(self):
+        self.superpages[:] = 0
