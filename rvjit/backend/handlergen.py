@@ -150,6 +150,39 @@ class HandlerWriter(FunctionWriter):
 
 
 EXECUTOR = "rvjit_run_threaded"
+DISPATCHER = "rvjit_dispatch"
+
+
+def dispatcher_ir() -> str:
+    """Enter the block for state.pc from the jump cache, or leave with EXIT_MISS: the run loop's
+    way back into native code after a trap or system instruction, without a Python lookup when
+    the block is still in the jump cache (the executor ends through it too)."""
+    o = OFFSETS
+    return f"""define void @{DISPATCHER}(ptr noalias %s, ptr %unused) nounwind {{
+entry:
+  %pcp = getelementptr i8, ptr %s, i64 {o['pc']}
+  %pc = load i64, ptr %pcp
+  %jcp = getelementptr i8, ptr %s, i64 {o['jcache']}
+  %jc = load ptr, ptr %jcp
+  %ix0 = lshr i64 %pc, 1
+  %ix = and i64 %ix0, {(1 << JCACHE_BITS) - 1}
+  %ep = getelementptr [{JCACHE_WORDS} x i64], ptr %jc, i64 %ix
+  %tag = load i64, ptr %ep
+  %hit = icmp eq i64 %tag, %pc
+  br i1 %hit, label %go, label %miss, !prof !1
+go:
+  %fp = getelementptr i8, ptr %ep, i64 8
+  %fn = load ptr, ptr %fp
+  %dp = getelementptr i8, ptr %ep, i64 16
+  %nd = load ptr, ptr %dp
+  musttail call void %fn(ptr %s, ptr %nd)
+  ret void
+miss:
+  %erp = getelementptr i8, ptr %s, i64 {o['exit_reason']}
+  store i32 {EXIT_MISS}, ptr %erp
+  ret void
+}}
+"""
 
 
 def executor_ir() -> str:
@@ -206,25 +239,7 @@ budget_out:
   store i32 {EXIT_BUDGET}, ptr %erp
   ret void
 look:
-  %pcp = getelementptr i8, ptr %s, i64 {o['pc']}
-  %pc = load i64, ptr %pcp
-  %jcp = getelementptr i8, ptr %s, i64 {o['jcache']}
-  %jc = load ptr, ptr %jcp
-  %ix0 = lshr i64 %pc, 1
-  %ix = and i64 %ix0, {mask}
-  %ep = getelementptr [{JCACHE_WORDS} x i64], ptr %jc, i64 %ix
-  %tag = load i64, ptr %ep
-  %hit = icmp eq i64 %tag, %pc
-  br i1 %hit, label %go, label %miss, !prof !1
-go:
-  %fp = getelementptr i8, ptr %ep, i64 8
-  %fn = load ptr, ptr %fp
-  %dp = getelementptr i8, ptr %ep, i64 16
-  %nd = load ptr, ptr %dp
-  musttail call void %fn(ptr %s, ptr %nd)
-  ret void
-miss:
-  store i32 {EXIT_MISS}, ptr %erp
+  musttail call void @{DISPATCHER}(ptr %s, ptr %data)
   ret void
 leave:
   %trap = icmp eq i64 %code, {EXIT}
@@ -249,6 +264,6 @@ def handlers_module(named_builders, with_executor: bool = False) -> str:
     parts = [DECLS]
     parts += [HandlerWriter(name, b).write() for name, b in named_builders]
     if with_executor:
-        parts.append(executor_ir())
+        parts += [dispatcher_ir(), executor_ir()]
     parts.append(_METADATA)
     return "".join(parts)

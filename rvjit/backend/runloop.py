@@ -6,7 +6,7 @@ missing, or something needs Python (a trap, mret/wfi/sfence, a device asking to 
 import ctypes
 import time
 
-from ..cpu.state import EXIT_TRAP, EXIT_SYS, SYS_KINDS
+from ..cpu.state import EXIT_MISS, EXIT_TRAP, EXIT_SYS, SYS_KINDS
 from ..cpu.trap import GuestTrap, enter_trap
 
 SLICE = 1 << 20          # instructions per trip into native code before devices are polled
@@ -26,6 +26,10 @@ def run_native(machine, translator, max_insns: int | None = None) -> RunStats:
     state_ptr = ctypes.addressof(st)
     stats = RunStats()
     t_start = time.perf_counter()
+    # After a trap or system instruction the next block is usually still in the jump cache:
+    # enter it through the native dispatcher, and look it up in Python only if that misses.
+    dispatch = translator.dispatch_fn
+    reason = EXIT_MISS
     while machine.exit_code is None:
         machine.poll()
         if machine.exit_code is not None:
@@ -35,17 +39,27 @@ def run_native(machine, translator, max_insns: int | None = None) -> RunStats:
         if max_insns is not None and hart.instret() >= max_insns:
             break
         translator.promote_hot()
-        try:
-            block = translator.lookup(st.pc)
-        except GuestTrap as trap:
-            hart.take_trap(trap, st.pc)
-            stats.traps += 1
-            continue
         budget = SLICE if max_insns is None else max(1, min(SLICE, max_insns - hart.instret()))
-        st.budget = budget
-        hart.slice_budget = budget
-        st.exit_reason = 0
-        block.fn(state_ptr, block.data)
+        ran = False
+        if dispatch is not None and reason != EXIT_MISS:
+            st.budget = budget
+            hart.slice_budget = budget
+            st.exit_reason = 0
+            dispatch(state_ptr, None)
+            # a miss with the budget untouched: nothing ran, the block is not in the jump cache
+            ran = st.exit_reason != EXIT_MISS or st.budget != budget
+        if not ran:
+            try:
+                block = translator.lookup(st.pc)
+            except GuestTrap as trap:
+                hart.take_trap(trap, st.pc)
+                stats.traps += 1
+                reason = EXIT_TRAP
+                continue
+            st.budget = budget
+            hart.slice_budget = budget
+            st.exit_reason = 0
+            block.fn(state_ptr, block.data)
         stats.native_entries += 1
         hart.retired_base += hart.slice_budget - st.budget
         hart.slice_budget = st.budget

@@ -23,7 +23,7 @@ from ..frontend.lift import IllegalInsn, MAX_BLOCK_INSNS, PAGE, lift_insn
 from ..ir.builder import Builder, ILLEGAL
 from ..ir.ops import MASK64, SymbolicDecision, Value
 from .engine import Engine
-from .handlergen import EXECUTOR, RECORD, RECORD_FIELDS, handlers_module
+from .handlergen import DISPATCHER, EXECUTOR, RECORD, RECORD_FIELDS, handlers_module
 
 ILLEGAL_KEY = "(illegal)"
 UNSUPPORTED = 0                  # address of a handler that could not be built
@@ -98,8 +98,9 @@ class HandlerLibrary:
         self.compiled_handlers = 0
         self.compile_seconds = 0.0
         t0 = time.perf_counter()
-        cm = self.engine.compile(handlers_module([], with_executor=True), [EXECUTOR])
+        cm = self.engine.compile(handlers_module([], with_executor=True), [EXECUTOR, DISPATCHER])
         self.executor = cm.addresses[EXECUTOR]
+        self.dispatcher = cm.addresses[DISPATCHER]
         self.compile_seconds += time.perf_counter() - t0
 
     def key(self, insn):

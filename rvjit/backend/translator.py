@@ -106,6 +106,7 @@ class Translator:
         # First tier: threaded code (no compiling per block) or compact compiled code.
         self.library = threaded.library() if tiered and first_tier == "threaded" else None
         self._executor_fn = BLOCK_FN(self.library.executor) if self.library else None
+        self.dispatch_fn = BLOCK_FN(self.library.dispatcher) if self.library else None
         # Tier 0: cheap unoptimised code for everything; tier 1: optimised code for hot blocks.
         self.engine = Engine(0 if tiered else opt_level)
         self.hot_engine = Engine(opt_level) if tiered else None
