@@ -83,6 +83,7 @@ class TranslatorStats:
         self.guest_insns_translated = 0
         self.invalidations = 0
         self.promoted = 0
+        self.promoted_insns = 0          # guest instructions compiled into optimised regions
         self.background_seconds = 0.0   # optimising on the compiler thread (not on the guest's)
         self.first_tier_insns_banked = 0  # run counters zeroed at promotion, as instructions
         self.threaded_blocks = 0
@@ -433,6 +434,7 @@ class Translator:
                 t.fn = BLOCK_FN(address)
                 t.data, t.records = 0, None     # the run loop is not inside any block: safe to free
             self.stats.promoted += len(members)
+            self.stats.promoted_insns += sum(len(t.insns) for t in members)
             installed += 1
         return installed
 
