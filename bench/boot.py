@@ -39,6 +39,7 @@ class Boot:
     seconds: float                    # start to the shell prompt
     stats: dict = field(default_factory=dict)    # rvjit --stats (compute.parse_stats)
     peak_rss_mib: float | None = None
+    report: str = ""                  # rvjit's --stats report as printed
 
 
 def peak_rss_mib(pid: int) -> float | None:
@@ -64,7 +65,9 @@ def boot_once(name, paths, emulator: str, timeout: float) -> Boot:
         con.send("poweroff -f")
         con.proc.wait(timeout)
         con.reader.join(timeout)        # the --stats report is the last thing on the console
-        return Boot(seconds, parse_stats(con.text), rss)
+        text = con.text
+        report = text[text.find("rvjit statistics:"):] if "rvjit statistics:" in text else ""
+        return Boot(seconds, parse_stats(text), rss, report.replace("\r\n", "\n"))
     finally:
         con.close()
 
@@ -108,7 +111,8 @@ def measure_image(name: str, repeat: int, timeout: float, verbose: bool = False)
                         r = rvjit_runs[-1]
                         print(f"  {name} {kind} #{i + 1}: QEMU {qemu_runs[-1].seconds:.2f} s, "
                               f"rvjit {r.seconds:.2f} s (start-up to first guest insn "
-                              f"{r.stats.get('startup_s', float('nan')):.3f} s)", file=sys.stderr)
+                              f"{r.stats.get('startup_s', float('nan')):.3f} s)\n{r.report}",
+                              file=sys.stderr)
     except (TimeoutError, RuntimeError, OSError) as e:
         print(f"{name}: boot failed: {e}", file=sys.stderr)
         return [Row(f"{name} {kind}", None, None, status="FAIL") for kind in ("cold", "warm")]
