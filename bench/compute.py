@@ -6,11 +6,13 @@
 Builds the benchmark guests if needed (guests/bench/build.py), then runs each
 one under `rvjit run --stats` and under
 `qemu-system-riscv64 -M spike -bios none -nographic -kernel X.elf`,
-alternating the two, N times each, and prints one table of medians:
+alternating the two, N times each, and prints one table of medians
+(bench/table.py):
 
     guest, guest instructions (rvjit --stats), QEMU seconds, rvjit seconds,
     ratio rvjit/QEMU, rvjit guest MIPS (instructions / rvjit seconds),
-    share of rvjit's time spent translating (rvjit --stats)
+    share of rvjit's time spent translating (rvjit --stats),
+    peak resident size of the rvjit process
 
 Times are wall-clock seconds of the whole emulator process (start-up, ELF
 loading and, for rvjit, Python start-up and translation included).  A run
@@ -31,6 +33,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +41,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+BENCH = str(Path(__file__).resolve().parent)
+if BENCH not in sys.path:
+    sys.path.insert(0, BENCH)
 
 from guests.bench import build as bench_build  # noqa: E402
+from table import Row, format_table  # noqa: E402  (bench/table.py)
 
 QEMU = "qemu-system-riscv64"
 
@@ -65,12 +72,14 @@ class Run:
     stderr: str
     stats: dict = field(default_factory=dict)
     why: str = ""
+    peak_rss_mib: float | None = None
 
 
 _STAT_PATTERNS = {
     "insns": r"guest instructions retired\s+([\d,]+)",
     "translate_s": r"time translating\s+([\d.]+)\s*s",
     "total_s": r"total wall time\s+([\d.]+)\s*s",
+    "startup_s": r"start-up to first guest insn\s+([\d.]+)\s*s",
 }
 
 
@@ -83,22 +92,48 @@ def parse_stats(stderr: str) -> dict:
     return out
 
 
+def run_process(cmd: list[str], timeout: float, env=None):
+    """Run cmd to its end; (returncode or None if it timed out, stdout, stderr, seconds,
+    peak resident MiB). Reaped with wait4 to learn the child's own peak resident size."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env, cwd=REPO)
+    captured = {}
+
+    def drain(name, stream):
+        captured[name] = stream.read()
+    readers = [threading.Thread(target=drain, args=(n, f), daemon=True)
+               for n, f in (("out", p.stdout), ("err", p.stderr))]
+    for r in readers:
+        r.start()
+    timed_out = threading.Event()
+
+    def kill():
+        timed_out.set()
+        p.kill()
+    killer = threading.Timer(timeout, kill)
+    killer.start()
+    _, status, usage = os.wait4(p.pid, 0)
+    seconds = time.perf_counter() - t0
+    killer.cancel()
+    p.returncode = os.waitstatus_to_exitcode(status)   # reaped here, not by Popen
+    for r in readers:
+        r.join()
+    text = [captured.get(n, b"").decode(errors="replace") for n in ("out", "err")]
+    returncode = None if timed_out.is_set() else p.returncode
+    return returncode, text[0], text[1], seconds, usage.ru_maxrss / 1024   # Linux: KiB
+
+
 def run_guest(cmd: list[str], name: str, timeout: float, env=None) -> Run:
     """Run one emulator process; check exit status 0 and the guest's 'ok' line."""
-    t0 = time.perf_counter()
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                           stdin=subprocess.DEVNULL, env=env, cwd=REPO)
-    except subprocess.TimeoutExpired as e:
-        def text(b):
-            return b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
-        return Run(False, time.perf_counter() - t0, None, text(e.stdout), text(e.stderr),
-                   why=f"timed out after {timeout:.0f} s")
-    secs = time.perf_counter() - t0
-    stdout = p.stdout.replace("\r\n", "\n")
-    r = Run(True, secs, p.returncode, stdout, p.stderr, parse_stats(p.stderr))
-    if p.returncode != 0:
-        r.ok, r.why = False, f"exit status {p.returncode}"
+    returncode, stdout, stderr, secs, rss = run_process(cmd, timeout, env)
+    if returncode is None:
+        return Run(False, secs, None, stdout, stderr, why=f"timed out after {timeout:.0f} s",
+                   peak_rss_mib=rss)
+    stdout = stdout.replace("\r\n", "\n")
+    r = Run(True, secs, returncode, stdout, stderr, parse_stats(stderr), peak_rss_mib=rss)
+    if returncode != 0:
+        r.ok, r.why = False, f"exit status {returncode}"
     elif not re.search(rf"^{re.escape(name)}: ok\b", stdout, re.M):
         r.ok, r.why = False, "no 'ok' line from the guest"
     return r
@@ -138,8 +173,72 @@ def _median(xs):
     return statistics.median(xs) if xs else None
 
 
-def _fmt(x, spec, missing="-"):
-    return missing if x is None else format(x, spec)
+def select_guests(only: list[str] | None) -> list[str]:
+    """The guest names asked for (each item may be comma-separated); all of them by default.
+    Raises ValueError naming any unknown ones."""
+    names = list(bench_build.sources())
+    if not only:
+        return names
+    wanted = [n.strip() for o in only for n in o.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in names]
+    if unknown:
+        raise ValueError(f"unknown guest(s) {', '.join(unknown)}; have {', '.join(names)}")
+    return wanted
+
+
+def measure_guest(name: str, elf: Path, qemu: str | None, repeat: int, timeout: float,
+                  verbose: bool = False) -> tuple[Row, list[str]]:
+    """Run one guest `repeat` times under each emulator, alternating; its table row (medians)
+    and what failed."""
+    failures = []
+    q_runs: list[Run] = []
+    r_runs: list[Run] = []
+    q_dead = r_dead = False   # stop repeating an emulator after a timeout
+    for i in range(repeat):
+        todo = []
+        if qemu and not q_dead:
+            todo.append(("qemu", qemu_command(elf, qemu), q_runs))
+        if not r_dead:
+            todo.append(("rvjit", rvjit_command(elf), r_runs))
+        if i % 2:          # alternate which emulator goes first
+            todo.reverse()
+        for emu, cmd, runs in todo:
+            r = run_guest(cmd, name, timeout)
+            runs.append(r)
+            if verbose:
+                print(f"  {name} {emu} #{i + 1}: {r.seconds:.2f} s "
+                      f"{'ok' if r.ok else 'FAILED: ' + r.why}", file=sys.stderr)
+            if not r.ok:
+                out = guest_output(r.stdout).strip().splitlines()
+                err = r.stderr.strip().splitlines()
+                detail = "; ".join(out[-3:] + [e for e in err[-3:] if "statistics" not in e])
+                failures.append(f"{name} under {emu} (run {i + 1}): {r.why}"
+                                + (f" -- {detail}" if detail else ""))
+                if r.returncode is None:
+                    q_dead = q_dead or emu == "qemu"
+                    r_dead = r_dead or emu == "rvjit"
+    # Same console output under both emulators (the guests print their results).
+    q_ok = [r for r in q_runs if r.ok]
+    r_ok = [r for r in r_runs if r.ok]
+    if q_ok and r_ok and guest_output(q_ok[0].stdout) != guest_output(r_ok[0].stdout):
+        failures.append(f"{name}: output differs between QEMU ({guest_output(q_ok[0].stdout)!r}) "
+                        f"and rvjit ({guest_output(r_ok[0].stdout)!r})")
+
+    insns = _median([r.stats["insns"] for r in r_runs if "insns" in r.stats])
+    rs = _median([r.seconds for r in r_ok])
+    status = "ok"
+    if any(r.returncode is None for r in r_runs):
+        status = f"rvjit >{timeout:.0f} s"
+    elif any(not r.ok for r in r_runs):
+        status = "rvjit FAIL"
+    if any(not r.ok for r in q_runs):
+        status = "QEMU FAIL" if status == "ok" else status + ", QEMU FAIL"
+    row = Row(name, _median([r.seconds for r in q_ok]), rs, insns=insns,
+              mips=insns / rs / 1e6 if insns and rs else None,
+              translate_share=_median([r.stats["translate_s"] / r.stats["total_s"] for r in r_ok
+                                       if r.stats.get("total_s")]),
+              rss_mib=_median([r.peak_rss_mib for r in r_ok]), status=status)
+    return row, failures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,14 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
-
-    names = list(bench_build.sources())
-    if args.only:
-        wanted = [n.strip() for o in args.only for n in o.split(",") if n.strip()]
-        unknown = [n for n in wanted if n not in names]
-        if unknown:
-            ap.error(f"unknown guest(s) {', '.join(unknown)}; have {', '.join(names)}")
-        names = wanted
+    try:
+        names = select_guests(args.only)
+    except ValueError as e:
+        ap.error(str(e))
     try:
         elfs = bench_build.build_all(names=names)
     except (bench_build.BuildError, KeyError) as e:
@@ -178,72 +273,11 @@ def main(argv: list[str] | None = None) -> int:
 
     rows, failures = [], []
     for name in names:
-        elf = elfs[name]
-        q_runs: list[Run] = []
-        r_runs: list[Run] = []
-        q_dead = r_dead = False   # stop repeating an emulator after a timeout
-        for i in range(args.repeat):
-            todo = []
-            if qemu and not q_dead:
-                todo.append(("qemu", qemu_command(elf, qemu), q_runs))
-            if not r_dead:
-                todo.append(("rvjit", rvjit_command(elf), r_runs))
-            if i % 2:          # alternate which emulator goes first
-                todo.reverse()
-            for emu, cmd, runs in todo:
-                r = run_guest(cmd, name, args.timeout)
-                runs.append(r)
-                if args.verbose:
-                    print(f"  {name} {emu} #{i + 1}: {r.seconds:.2f} s "
-                          f"{'ok' if r.ok else 'FAILED: ' + r.why}", file=sys.stderr)
-                if not r.ok:
-                    out = guest_output(r.stdout).strip().splitlines()
-                    err = r.stderr.strip().splitlines()
-                    detail = "; ".join(out[-3:] + [e for e in err[-3:] if "statistics" not in e])
-                    failures.append(f"{name} under {emu} (run {i + 1}): {r.why}"
-                                    + (f" -- {detail}" if detail else ""))
-                    if r.returncode is None:
-                        q_dead = q_dead or emu == "qemu"
-                        r_dead = r_dead or emu == "rvjit"
-        # Same console output under both emulators (the guests print their results).
-        q_ok = [r for r in q_runs if r.ok]
-        r_ok = [r for r in r_runs if r.ok]
-        if q_ok and r_ok and guest_output(q_ok[0].stdout) != guest_output(r_ok[0].stdout):
-            failures.append(f"{name}: output differs between QEMU ({guest_output(q_ok[0].stdout)!r}) "
-                            f"and rvjit ({guest_output(r_ok[0].stdout)!r})")
-
-        insns = _median([r.stats["insns"] for r in r_runs if "insns" in r.stats])
-        qs = _median([r.seconds for r in q_ok])
-        rs = _median([r.seconds for r in r_ok])
-        share = _median([r.stats["translate_s"] / r.stats["total_s"] for r in r_ok
-                         if r.stats.get("total_s")])
-        status = "ok"
-        if any(not r.ok for r in r_runs):
-            status = "rvjit FAIL"
-        if any(not r.ok for r in q_runs):
-            status = "QEMU FAIL" if status == "ok" else "both FAIL"
-        rows.append([
-            name,
-            _fmt(insns, ",.0f"),
-            _fmt(qs, ".2f"),
-            _fmt(rs, ".2f") if rs is not None else
-            (f">{args.timeout:.0f}" if any(r.returncode is None for r in r_runs) else "-"),
-            _fmt(rs / qs if rs and qs else None, ".2f"),
-            _fmt(insns / rs / 1e6 if insns and rs else None, ",.1f"),
-            _fmt(share * 100 if share is not None else None, ".1f"),
-            status,
-        ])
-
-    header = ["guest", "guest insns", "QEMU s", "rvjit s", "rvjit/QEMU", "rvjit MIPS",
-              "translate %", "status"]
-    widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
-    line = "  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths)))
+        row, failed = measure_guest(name, elfs[name], qemu, args.repeat, args.timeout, args.verbose)
+        rows.append(row)
+        failures += failed
     print()
-    print(line)
-    print("-" * len(line))
-    for row in rows:
-        print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                        for i, (c, w) in enumerate(zip(row, widths))))
+    print(format_table(rows))
     if failures:
         print("\nfailures:")
         for f in failures:

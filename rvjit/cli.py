@@ -24,6 +24,18 @@ def _version() -> str:
         return "0.1.0"
 
 
+class _VersionAction(argparse.Action):
+    """--version: looks the installed version up only when asked (the package metadata
+    lookup costs tens of milliseconds of every start-up otherwise)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog} {_version()}")      # on stdout, like argparse's own action
+        parser.exit()
+
+
 def _address(text: str) -> int:
     """argparse type for guest addresses: hex (0x...) or decimal."""
     try:
@@ -136,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, allow_abbrev=False,
         description="A JIT-compiling RISC-V RV64GC full-system emulator. Guest code "
                     "is translated block by block to native code with LLVM.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_VersionAction,
+                        help="show program's version number and exit")
     sub = parser.add_subparsers(
         dest="command", metavar="COMMAND",
         help="one of the commands below; 'rvjit COMMAND --help' describes each")

@@ -63,3 +63,16 @@ def test_per_tier_statistics_account_for_every_instruction(threshold, monkeypatc
     report = format_run_stats(machine, translator, rs, 1.0)
     row = next(line for line in report.splitlines() if "first tier (threaded)" in line)
     assert f"{min(first, retired):,}" in row and f"{translator.stats.blocks:,}" in row
+    assert _us_per_translated_insn(report, "first tier (threaded)") > 0
+    if translator.stats.promoted:
+        assert _us_per_translated_insn(report, "optimised regions") > 0
+
+
+def _us_per_translated_insn(report, tier):
+    """The 'us/insn translated' cell of a tier's row in the --stats report."""
+    lines = report.splitlines()
+    header = next(line for line in lines if "us/insn translated" in line)
+    row = next(line for line in lines if tier in line)
+    # cells are right-aligned: the column ends where its header ends
+    end = header.index("us/insn translated") + len("us/insn translated")
+    return float(row[:end].split()[-1])

@@ -6,6 +6,8 @@ missing, or something needs Python (a trap, mret/wfi/sfence, a device asking to 
 import ctypes
 import time
 
+from ..stats import startup_clock
+
 from ..cpu.state import EXIT_MISS, EXIT_TRAP, EXIT_SYS, SYS_KINDS
 from ..cpu.trap import GuestTrap, enter_trap
 
@@ -18,6 +20,7 @@ class RunStats:
         self.exits = {}
         self.traps = 0
         self.run_seconds = 0.0
+        self.first_insn_at = None       # stats.startup_clock() when guest code was first entered
 
 
 def run_native(machine, translator, max_insns: int | None = None) -> RunStats:
@@ -59,6 +62,8 @@ def run_native(machine, translator, max_insns: int | None = None) -> RunStats:
             st.budget = budget
             hart.slice_budget = budget
             st.exit_reason = 0
+            if stats.first_insn_at is None:     # the first entry always comes this way
+                stats.first_insn_at = startup_clock()
             block.fn(state_ptr, block.data)
         stats.native_entries += 1
         hart.retired_base += hart.slice_budget - st.budget
@@ -82,6 +87,7 @@ def run_interpreted(machine, max_insns: int | None = None, trace=None) -> RunSta
     hart = machine.hart
     stats = RunStats()
     t_start = time.perf_counter()
+    stats.first_insn_at = startup_clock()
     hart.slice_budget = hart.state.budget = 0
     n = 0
     while machine.exit_code is None:

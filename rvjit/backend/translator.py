@@ -90,6 +90,7 @@ class TranslatorStats:
         self.guest_insns_translated = 0
         self.invalidations = 0
         self.promoted = 0
+        self.promoted_insns = 0          # guest instructions compiled into optimised regions
         self.background_seconds = 0.0   # optimising on the compiler thread (not on the guest's)
         self.first_tier_insns_banked = 0  # run counters zeroed at promotion, as instructions
         self.threaded_blocks = 0
@@ -464,6 +465,7 @@ class Translator:
                     self.records.free(t.records)
                 t.data, t.records = 0, None
             self.stats.promoted += len(members)
+            self.stats.promoted_insns += sum(len(t.insns) for t in members)
             installed += 1
         return installed
 
