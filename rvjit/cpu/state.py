@@ -6,7 +6,7 @@ it is given (`OFFSETS`), so compiled code holds no host addresses.
 import ctypes
 
 TLB_ENTRIES = 16384             # direct-mapped software TLB, indexed by virtual page number
-JCACHE_BITS = 18                # native jump cache: 256 Ki entries of (guest pc, host function, data)
+JCACHE_BITS = 19                # native jump cache: 512 Ki entries of (guest pc, host function, data)
 NO_TAG = (1 << 64) - 1          # TLB tag that never matches a page number
 # TLB tags are vpn | mode << TLB_MODE_SHIFT: a virtual page number has at most 52 bits, so entries
 # filled in different translation modes (privilege, SUM, MXR) never match each other, and a mode
