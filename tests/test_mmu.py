@@ -1,6 +1,7 @@
 """The MMU (rvjit.cpu.mmu) on page tables built in a Machine's RAM: walks in Sv39/Sv48/Sv57, every
 fault kind, A/D updates, SUM/MXR/MPRV, satp WARL, and that no stale translation survives a remap
-followed by sfence.vma (interpreter and JIT), a satp write, or a privilege / mstatus change."""
+followed by sfence.vma (interpreter and JIT), a satp write of the current value, or a privilege /
+mstatus change. Address-space switches: tests/test_tlb_asid.py."""
 import io
 import time
 

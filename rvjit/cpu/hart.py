@@ -102,20 +102,19 @@ class Hart:
         self.state.tlb_mode = self.mmu.data_mode() << TLB_MODE_SHIFT
 
     def write_satp(self, value: int):
-        private = set(self.mmu.private_code_pages)
+        leaving = set(self.mmu.private_code_pages)
         old = self.csr.satp
         self.mmu.write_satp(value)       # WARL: an unsupported mode leaves satp as it was
-        if old >> 60 == 0 or self.csr.satp >> 60 == 0:
-            self.flush_translation_caches()  # to or from Bare: every pc may mean another page
+        if old >> 60 != self.csr.satp >> 60:
+            self.flush_translation_caches()  # a new MODE (or Bare): every pc may mean another page
         else:
-            self.flush_address_space(private)
+            self.leave_address_space(leaving)
 
-    def flush_address_space(self, private_pages=None):
-        """A new address space (satp write, sfence.vma x0, asid): every TLB entry and
-        remembered walk goes, but the jump caches only forget code on non-global pages."""
-        if private_pages is None:
-            private_pages = set(self.mmu.private_code_pages)
-        self.mem.flush_tlb()
+    def leave_address_space(self, private_pages):
+        """The current address space's non-global translations no longer apply (satp names
+        another, or sfence.vma x0, asid forgot them): TLB entries and jump-cache code filled
+        through non-global mappings go; global ones (the kernel's) stay."""
+        self.mem.flush_private_tlb_entries()
         if not self.on_flush_page:
             for fn in self.on_flush:
                 fn()
@@ -189,7 +188,9 @@ class Hart:
             raw = raw or self._raw_at(pc)
             rs1, rs2 = (raw >> 15) & 31, (raw >> 20) & 31
             if rs1 == 0 and rs2 != 0:        # one address space: global mappings stay
-                self.flush_address_space()
+                private = set(self.mmu.private_code_pages)
+                if self.mmu.flush_asid(st.x[rs2] & 0xFFFF):
+                    self.leave_address_space(private)
             elif rs1 == 0:
                 self.flush_translation_caches()
             else:                            # one page: Linux's common case (flush_tlb_page)

@@ -27,6 +27,9 @@ class MemoryPort:
         # a store elsewhere in the page is plain data and needs no invalidation.
         self.code_chunks: dict[int, int] = {}
         self.on_code_write = None                  # callback(page) invalidating translations
+        # TLB slots filled through non-global mappings since the address space last changed:
+        # only these go on a switch, the kernel's global entries stay.
+        self.private_slots: set[int] = set()
 
     # --- translation ---------------------------------------------------------------------------
     def translate(self, vaddr: int, access: int) -> int:
@@ -39,7 +42,7 @@ class MemoryPort:
             return int.from_bytes(bytes(self.load(vaddr + k, 1, access) for k in range(size)), "little")
         paddr = self.translate(vaddr, access)
         if self.ram.contains(paddr, size):
-            self._fill_tlb(vaddr, paddr, access)
+            self._fill_tlb(vaddr, paddr, access, self.hart.mmu.last_private)
             return self.ram.load(paddr, size)
         dev, offset = self._device(vaddr, paddr, size, access == ACCESS_AMO)
         return dev.read(offset, size)
@@ -50,6 +53,7 @@ class MemoryPort:
                 self.store(vaddr + k, value >> (8 * k), 1, access)
             return
         paddr = self.translate(vaddr, ACCESS_STORE)
+        private = self.hart.mmu.last_private
         if self.ram.contains(paddr, size):
             page = paddr >> PAGE_SHIFT
             if page in self.code_pages:
@@ -63,7 +67,7 @@ class MemoryPort:
             handler = self.watched.get(page)
             if handler is not None:
                 handler(paddr, size, value)
-            self._fill_tlb(vaddr, paddr, ACCESS_STORE)
+            self._fill_tlb(vaddr, paddr, ACCESS_STORE, private)
             return
         dev, offset = self._device(vaddr, paddr, size, True)
         dev.write(offset, size, value & ((1 << (8 * size)) - 1))
@@ -144,10 +148,13 @@ class MemoryPort:
         return found
 
     # --- the software TLB shared with generated code -------------------------------------------
-    def _fill_tlb(self, vaddr, paddr, access):
+    def _fill_tlb(self, vaddr, paddr, access, private):
         vpn, ppn = vaddr >> PAGE_SHIFT, paddr >> PAGE_SHIFT
         st = self.hart.state
-        e = st.tlb[vpn % TLB_ENTRIES]
+        slot = vpn % TLB_ENTRIES
+        if private:
+            self.private_slots.add(slot)
+        e = st.tlb[slot]
         tag = vpn | st.tlb_mode                  # valid only in the mode it was filled in
         addend = ((ppn << PAGE_SHIFT) - self.ram.base - (vpn << PAGE_SHIFT)) & M64
         if e.tag_read != tag or e.addend != addend:
@@ -160,7 +167,15 @@ class MemoryPort:
 
     def flush_tlb(self):
         self._tlb_words()[:, :2] = NO_TAG      # tag_read, tag_write of every entry
+        self.private_slots.clear()
         self.hart.mmu.flush()                  # and the walks the MMU remembers
+
+    def flush_private_tlb_entries(self):
+        """The address space changed: forget the entries filled through non-global mappings
+        (the MMU keeps those translations for the way back)."""
+        if self.private_slots:
+            self._tlb_words()[np.fromiter(self.private_slots, np.int64, len(self.private_slots)), :2] = NO_TAG
+            self.private_slots.clear()
 
     def flush_tlb_page(self, vaddr: int) -> tuple[int, int]:
         """Forget one virtual page (sfence.vma rs1), or all of the superpage it lies in.

@@ -2,12 +2,16 @@
 
 The walk is the architectural one (spec 4.3.2) with hardware A/D updates, like QEMU: the accessed
 bit is set on any access and the dirty bit on stores, written back to the PTE in RAM. Successful
-translations are remembered per (virtual page, access class) until the hart's translation caches
-are flushed (satp write, sfence.vma, privilege or mstatus MPRV/MPP/SUM/MXR changes), which is what a
-hardware TLB may do too: PTE changes only take effect after sfence.vma.
+translations are remembered per (virtual page, access class) until sfence.vma says otherwise (or a
+privilege / mstatus MPRV/MPP/SUM/MXR change selects another mode), which is what a hardware TLB
+may do too: PTE changes only take effect after sfence.vma.
 
-satp.ASID is implemented with ASIDLEN = 16 (as QEMU); any satp write flushes everything, so ASIDs
-never select translations here, they only read back.
+Address spaces (spec 4.2.1): a satp write implies no invalidation, so translations are kept per
+satp value (an address space is an (ASID, root) pair here, finer than the ASID alone) and reused
+when the guest switches back, until sfence.vma with that ASID or without one. Translations through
+global mappings are kept once, for every address space. Writing satp's current value again, or
+changing its MODE, forgets the translations of that space (MODE: everything), as guests written
+for TLBs without ASIDs may expect. satp.ASID has ASIDLEN = 16 (as QEMU).
 """
 from .state import ACCESS_STORE, ACCESS_AMO
 from .trap import (GuestTrap, PRV_M, PRV_S, PRV_U, MSTATUS_MPRV, MSTATUS_MPP, MSTATUS_MPP_SHIFT,
@@ -35,6 +39,7 @@ PAGE_MASK = (1 << PAGE_SHIFT) - 1
 VPN_BITS = 9
 SUPERPAGE_SIZES = (1 << 9, 1 << 18, 1 << 27, 1 << 36)   # in 4 KiB pages: 2M, 1G, 512G, 256T
 CACHE_LIMIT = 8192                    # remembered translations before starting afresh
+SPACES_KEPT = 16                      # address spaces whose translations are kept while away
 
 # What an access needs from a leaf PTE: execute, read (loads, LR) or write (stores, AMOs, SC)
 _FETCH, _READ, _WRITE = 0, 1, 2
@@ -54,7 +59,14 @@ class Mmu:
     def __init__(self, hart, ram):
         self.hart = hart
         self.ram = ram
-        self.cache: dict[int, dict] = {}    # vpn -> {(class, mode): physical page base}
+        # vpn -> {(class, mode): physical page base}: translations of the current address space
+        # through non-global mappings, and (in global_cache) through global ones
+        self.cache: dict[int, dict] = {}
+        self.global_cache: dict[int, dict] = {}
+        # satp value -> (cache, private_code_pages) of address spaces the hart switched away from
+        self.spaces: dict[int, tuple[dict, set]] = {}
+        self.last_private = False           # whether the last translation used a non-global mapping
+        self.private_superpages = False     # whether superpage_walks may hold non-global walks
         self.superpages: set[tuple[int, int]] = set()       # (first vpn, pages) walked to
         # Superpage walks by (pages, first vpn): {(class, mode): (physical base, global)}. The
         # kernel's linear map is made of superpages, so one walk serves all its 4 KiB pages.
@@ -70,11 +82,39 @@ class Mmu:
         mode = value >> SATP_MODE_SHIFT
         if mode != MODE_BARE and mode not in LEVELS:
             return
-        self.hart.csr.satp = value & ((0xF << SATP_MODE_SHIFT) | SATP_ASID_MASK | SATP_PPN_MASK)
-        self.flush()
+        old = self.hart.csr.satp
+        new = self.hart.csr.satp = value & ((0xF << SATP_MODE_SHIFT) | SATP_ASID_MASK | SATP_PPN_MASK)
+        if new >> SATP_MODE_SHIFT != old >> SATP_MODE_SHIFT:
+            self.flush()
+        elif new == old:
+            self.flush_current_space()
+        else:
+            self._switch_space(old, new)
+
+    def _switch_space(self, old: int, new: int):
+        self.spaces[old] = (self.cache, self.private_code_pages)
+        self.cache, self.private_code_pages = self.spaces.pop(new, None) or ({}, set())
+        while len(self.spaces) > SPACES_KEPT:        # forget the least recently left
+            del self.spaces[next(iter(self.spaces))]
+        self._forget_private_superpages()
+
+    def _forget_private_superpages(self):
+        # Superpage walks serve the current space only (user space rarely has any): the kernel's
+        # global ones stay.
+        if not self.private_superpages:
+            return
+        self.private_superpages = False
+        for (pages, first), walks in list(self.superpage_walks.items()):
+            for key in [k for k, (_, global_mapping) in walks.items() if not global_mapping]:
+                del walks[key]
+            if not walks:
+                del self.superpage_walks[(pages, first)]
+                self.superpages.discard((first, pages))
 
     def flush(self):
         self.cache.clear()
+        self.global_cache.clear()
+        self.spaces.clear()
         self.superpages.clear()
         self.superpage_walks.clear()
         self.private_code_pages.clear()
@@ -85,9 +125,27 @@ class Mmu:
         """Forget the walks of pages generated code ran sfence.vma for (rvjit.cpu.sfence): it
         could only do so where nothing else needed forgetting."""
         st = self.hart.state
-        for k in range(st.sfence_count):
-            self.cache.pop((st.sfence_queue[k] & ((1 << 64) - 1)) >> PAGE_SHIFT, None)
+        vpns = [(st.sfence_queue[k] & ((1 << 64) - 1)) >> PAGE_SHIFT for k in range(st.sfence_count)]
         st.sfence_count = 0
+        for cache in self._caches():
+            for vpn in vpns:
+                cache.pop(vpn, None)
+
+    def flush_current_space(self):
+        """Forget the current address space's non-global translations."""
+        self.cache = {}
+        self.private_code_pages = set()
+        self._forget_private_superpages()
+
+    def flush_asid(self, asid: int):
+        """sfence.vma x0, rs2: the non-global translations of every address space with this ASID.
+        Returns whether that includes the current one."""
+        for satp in [s for s in self.spaces if (s & SATP_ASID_MASK) >> SATP_ASID_SHIFT == asid]:
+            del self.spaces[satp]
+        if (self.hart.csr.satp & SATP_ASID_MASK) >> SATP_ASID_SHIFT != asid:
+            return False
+        self.flush_current_space()
+        return True
 
     # --- translation -----------------------------------------------------------------------------
     def data_mode(self) -> int:
@@ -108,9 +166,11 @@ class Mmu:
         satp = self.hart.csr.satp
         mode = satp >> SATP_MODE_SHIFT
         if mode == MODE_BARE:
+            self.last_private = False
             return vaddr
         priv = self.effective_priv(access)
         if priv == PRV_M:
+            self.last_private = False
             return vaddr
         cls = _access_class(access)
         vpn = vaddr >> PAGE_SHIFT
@@ -120,11 +180,20 @@ class Mmu:
         if page is not None:
             base = page.get(key)
             if base is not None:
+                self.last_private = True
                 return base | (vaddr & PAGE_MASK)
-        paddr = self._superpage_hit(vaddr, vpn, cls, key)
-        also_writable = cls == _READ and paddr is not None and \
+        page = self.global_cache.get(vpn)
+        if page is not None:
+            base = page.get(key)
+            if base is not None:
+                self.last_private = False
+                return base | (vaddr & PAGE_MASK)
+        found = self._superpage_hit(vaddr, vpn, cls, key)
+        also_writable = cls == _READ and found is not None and \
             self._superpage_hit(vaddr, vpn, _WRITE, (_WRITE, key[1])) is not None
-        if paddr is None:
+        if found is not None:
+            paddr, global_mapping = found
+        else:
             paddr, pages, global_mapping, pte = self._walk(vaddr, cls, priv, satp, LEVELS[mode])
             if cls == _FETCH and not global_mapping:
                 self.private_code_pages.add(vpn)
@@ -139,13 +208,16 @@ class Mmu:
                 base = (paddr >> PAGE_SHIFT) - (vpn - first) << PAGE_SHIFT
                 walks = self.superpage_walks.setdefault((pages, first), {})
                 walks[key] = (base, global_mapping)
+                self.private_superpages |= not global_mapping
                 if also_writable:
                     walks[(_WRITE, key[1])] = (base, global_mapping)
-        if len(self.cache) >= CACHE_LIMIT:
-            self.cache.clear()
-            page = None
+        self.last_private = not global_mapping
+        cache = self.global_cache if global_mapping else self.cache
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        page = cache.get(vpn)
         if page is None:
-            page = self.cache[vpn] = {}
+            page = cache[vpn] = {}
         page[key] = paddr & ~PAGE_MASK
         if also_writable:
             page[(_WRITE, key[1])] = paddr & ~PAGE_MASK
@@ -158,11 +230,16 @@ class Mmu:
             return True
         if self.hart.state.sfence_count:
             self.forget_queued_pages()
-        page = self.cache.get(vaddr >> PAGE_SHIFT)
-        return page is not None and (_WRITE, self.data_mode()) in page
+        key = (_WRITE, self.data_mode())
+        vpn = vaddr >> PAGE_SHIFT
+        page = self.cache.get(vpn)
+        if page is not None and key in page:
+            return True
+        page = self.global_cache.get(vpn)
+        return page is not None and key in page
 
     def _superpage_hit(self, vaddr, vpn, cls, key):
-        """The physical address of vaddr through a superpage walked before, or None."""
+        """(physical address of vaddr, global) through a superpage walked before, or None."""
         if not self.superpage_walks:
             return None
         for pages in SUPERPAGE_SIZES:
@@ -174,7 +251,7 @@ class Mmu:
                     base, global_mapping = found
                     if cls == _FETCH and not global_mapping:
                         self.private_code_pages.add(vpn)
-                    return base + ((vpn - first) << PAGE_SHIFT) + (vaddr & PAGE_MASK)
+                    return base + ((vpn - first) << PAGE_SHIFT) + (vaddr & PAGE_MASK), global_mapping
         return None
 
     def flush_page(self, vaddr: int) -> tuple[int, int]:
@@ -191,11 +268,21 @@ class Mmu:
                 for inner in [sp for sp in self.superpages if first <= sp[0] < end]:
                     self.superpages.discard(inner)
                     self.superpage_walks.pop((inner[1], inner[0]), None)
-                for v in [v for v in self.cache if first <= v < end]:
-                    del self.cache[v]
+                for cache in self._caches():
+                    for v in [v for v in cache if first <= v < end]:
+                        del cache[v]
                 return first, pages
-        self.cache.pop(vpn, None)
+        for cache in self._caches():
+            cache.pop(vpn, None)
         return vpn, 1
+
+    def _caches(self):
+        """Every remembered 4 KiB translation: sfence.vma of an address applies to all address
+        spaces (Linux names the ASID too; forgetting more is allowed)."""
+        yield self.cache
+        yield self.global_cache
+        for cache, _ in self.spaces.values():
+            yield cache
 
     def _walk(self, vaddr, cls, priv, satp, levels):
         page_fault = GuestTrap(_PAGE_FAULT[cls], vaddr)
