@@ -98,3 +98,23 @@ def test_code_patched_before_fence_i_runs_patched():
         results.append(st.x[7])
     assert results == [1, 55, 77]
     assert translator.stats.invalidations >= 2
+
+
+def test_a_page_written_before_it_held_code_is_protected_once_it_does():
+    """Stores open a page's TLB entry to generated code; when code on that page is translated
+    the entry must close again, so a later store to the code is seen (and drops it)."""
+    from test_mmu import _encode
+    code_at, page = RAM_BASE + 0x70000, RAM_BASE + 0x71000
+    add_x7_1, add_x7_100 = 1 << 20 | 7 << 15 | 7 << 7 | 0x13, 100 << 20 | 7 << 15 | 7 << 7 | 0x13
+    sw_x8_0_x10, add_x5_m1 = 8 << 20 | 10 << 15 | 2 << 12 | 0x23, 0xFFF28293
+    # on the page: x7 += 1; patch that to x7 += 100; x5 -= 1; bnez x5, back; j .
+    words = [add_x7_1, sw_x8_0_x10, add_x5_m1, _encode("B", rs1=5, imm=-12), JUMP_TO_SELF, 0]
+    writer = [_encode("S", rs1=10, rs2=r, imm=8 * k) for k, r in enumerate((6, 9, 11))] + [10 << 15 | 0x67]
+    m = Machine(16 << 20)
+    m.ram.write(code_at, b"".join(struct.pack("<I", w) for w in writer))
+    st = m.hart.state
+    st.pc, st.x[5], st.x[8], st.x[10] = code_at, 2, add_x7_100, page
+    st.x[6], st.x[9], st.x[11] = (words[0] | words[1] << 32, words[2] | words[3] << 32, words[4] | words[5] << 32)
+    translator = translator_module.Translator(m.hart, background=False)
+    run_native(m, translator, 30)
+    assert st.x[7] == 101

@@ -14,8 +14,9 @@ from ..cpu.trap import GuestTrap, enter_trap
 SLICE = 1 << 20          # instructions per trip into native code before devices are polled
 # Devices (timer, console input, disk completions) are polled at most this often: when native
 # code leaves every few microseconds (block misses, system instructions) polling at every trip
-# cost more than the trips themselves; 50 us is nothing to a guest's timer or a human.
-POLL_INTERVAL_NS = 50_000
+# cost more than the trips themselves; half a millisecond is nothing to a guest's timer (Linux
+# ticks every 4 ms) or to a human.
+POLL_INTERVAL_NS = 500_000
 
 
 class RunStats:

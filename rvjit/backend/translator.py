@@ -130,6 +130,9 @@ class Translator:
         # just selects another table instead of flushing and refilling one through Python.
         self.jcaches = np.zeros((4, 1 << JCACHE_BITS, JCACHE_WORDS), dtype=np.uint64)
         self.jcaches[:, :, 0] = 1
+        # every trap and return switches tables: views and addresses made once
+        self._jcache_tables = [self.jcaches[p] for p in range(4)]
+        self._jcache_addresses = [t.ctypes.data for t in self._jcache_tables]
         self.stale_jcaches: set[int] = set()
         # Virtual pages the U and S jump caches may hold entries for since their last flush:
         # most sfence.vma pages are data pages, and then there is nothing to search.
@@ -199,8 +202,8 @@ class Translator:
         if priv in self.stale_jcaches:
             self.stale_jcaches.discard(priv)
             self._clear_jcache(priv)
-        self.jcache, self.jcache_priv = self.jcaches[priv], priv
-        self.hart.state.jcache = self.jcache.ctypes.data
+        self.jcache, self.jcache_priv = self._jcache_tables[priv], priv
+        self.hart.state.jcache = self._jcache_addresses[priv]
 
     def lookup(self, pc: int) -> Translation:
         """The translation for pc in the current mode; translates on a miss. Raises fetch faults."""

@@ -16,6 +16,8 @@ PAGE = 1 << PAGE_SHIFT
 M64 = (1 << 64) - 1
 
 
+STORE_SLOTS_LIMIT = 1 << 16        # physical pages whose store-open TLB slots are tracked
+
 class MemoryPort:
     def __init__(self, hart, bus):
         self.hart = hart
@@ -30,6 +32,9 @@ class MemoryPort:
         # TLB slots filled through non-global mappings since the address space last changed:
         # only these go on a switch, the kernel's global entries stay.
         self.private_slots: set[int] = set()
+        # TLB slots opened to stores, by physical page (some may have been refilled since): so
+        # protecting a page that becomes code looks at a few slots, not the whole TLB.
+        self.store_slots: dict[int, set[int]] | None = {}
 
     # --- translation ---------------------------------------------------------------------------
     def translate(self, vaddr: int, access: int) -> int:
@@ -164,10 +169,19 @@ class MemoryPort:
         if ppn not in self.code_pages and ppn not in self.watched and (
                 access in (ACCESS_STORE, ACCESS_AMO) or self.hart.mmu.stores_translated(vaddr)):
             e.tag_write = tag
+            if self.store_slots is not None:
+                slots = self.store_slots.get(ppn)
+                if slots is None:
+                    if len(self.store_slots) >= STORE_SLOTS_LIMIT:
+                        self.store_slots = None      # too many to track: scan until the next flush
+                        return
+                    slots = self.store_slots[ppn] = set()
+                slots.add(slot)
 
     def flush_tlb(self):
         self._tlb_words()[:, :2] = NO_TAG      # tag_read, tag_write of every entry
         self.private_slots.clear()
+        self.store_slots = {}
         self.hart.mmu.flush()                  # and the walks the MMU remembers
 
     def flush_private_tlb_entries(self):
@@ -200,6 +214,13 @@ class MemoryPort:
 
     def protect_page(self, ppn: int):
         """Stop generated code from writing a physical page directly (it holds code now)."""
+        if self.store_slots is not None:
+            tlb, base = self.hart.state.tlb, self.ram.base
+            for slot in self.store_slots.pop(ppn, ()):
+                e = tlb[slot]
+                if e.tag_write != NO_TAG and (((e.tag_write << PAGE_SHIFT) + e.addend + base) & M64) >> PAGE_SHIFT == ppn:
+                    e.tag_write = NO_TAG
+            return
         words = self._tlb_words()
         tag_write, addend = words[:, 1], words[:, 2]
         with np.errstate(over="ignore"):
