@@ -1,12 +1,14 @@
 """Compiling hot code on a second thread while the guest keeps running its first-tier code.
 
-LLVM releases the GIL for the whole of its work (llvmlite calls it through ctypes), and so does
-the guest's native code, so on a machine with two cores optimising a hot region costs the guest
-almost nothing: it runs the threaded version until the optimised one is ready, and the run loop
-installs finished jobs when it is next back in Python.
+The optimising itself happens in a child process (compileserver): LLVM there holds neither the
+GIL nor llvmlite's lock of this process, so on a machine with two cores optimising a hot region
+costs the guest almost nothing. This thread waits for the object and links it; the guest runs
+the threaded version until then, and the run loop installs finished jobs when it is next back
+in Python.
 """
 import collections
 import queue
+import sys
 import threading
 import time
 
@@ -20,8 +22,10 @@ class CompileJob:
 
 
 class BackgroundCompiler:
-    def __init__(self, engine):
+    def __init__(self, engine, server=None):
+        """server: a compileserver.CompileServer to optimise in (None: in this process)."""
         self.engine = engine
+        self.server = server
         self._jobs: queue.Queue = queue.Queue()
         # finished jobs: appended by the compiler thread, taken by the run loop (deque appends
         # and pops are atomic, and checking an empty deque costs nothing: the run loop asks
@@ -68,9 +72,23 @@ class BackgroundCompiler:
             job = self._jobs.get()
             t0 = time.perf_counter()
             try:
-                job.compiled = self.engine.compile(job.ir_text, job.names)
+                job.compiled = self._compile(job)
             except BaseException as e:          # reported on the main thread, never lost
                 job.error = e
             job.seconds = time.perf_counter() - t0
             self._done.append(job)
             self._done_event.set()
+
+    def _compile(self, job: CompileJob):
+        if self.server is None:
+            return self.engine.compile(job.ir_text, job.names)
+        linked = self.engine.link_cached(job.ir_text, job.names)
+        if linked is not None:
+            return linked
+        try:
+            obj = self.server.compile(job.ir_text)
+        except (OSError, EOFError, RuntimeError) as e:
+            print(f"rvjit: compile server failed ({e}); optimising in this process", file=sys.stderr)
+            self.server = None
+            return self.engine.compile(job.ir_text, job.names)
+        return self.engine.load_object(job.ir_text, job.names, obj)

@@ -44,9 +44,10 @@ class Engine:
         if cache_dir is not None:
             signature = f"llvm {llvm.llvm_version_info} {llvm.get_default_triple()} {cpu} {features} O{opt_level}"
             self.cache = objcache.ObjectCache(cache_dir, signature)
-            self._from_cache: dict[str, bytes] = {}
-            self._to_cache: set[str] = set()
-            self.ee.set_object_cache(self._object_compiled, self._cached_object)
+        self._from_cache: dict[str, bytes] = {}     # module name -> object to link instead
+        self._to_cache: set[str] = set()
+        self._linked = 0
+        self.ee.set_object_cache(self._object_compiled, self._cached_object)
         self.pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
         self.parse_seconds = self.opt_seconds = self.codegen_seconds = 0.0
         self._lock = threading.Lock()       # the background compiler shares the hot engine
@@ -59,17 +60,15 @@ class Engine:
         t0 = time.perf_counter()
         key = self.cache.key(ir_text) if self.cache is not None and not keep_module else None
         cached = self.cache.load(key) if key is not None else None
+        if cached is not None:                  # no need to even parse the IR
+            return self._link(names, cached, key, ir_text, t0)
         mod = llvm.parse_assembly(ir_text)
         mod.verify()
         t1 = time.perf_counter()
         if key is not None:
             mod.name = key
-            if cached is not None:
-                self._from_cache[key] = cached
-            else:
-                self._to_cache.add(key)
-        if cached is None:
-            self._optimize(mod)
+            self._to_cache.add(key)
+        self._optimize(mod)
         t2 = time.perf_counter()
         optimized = str(mod) if keep_module else None
         self.ee.add_module(mod)
@@ -84,13 +83,61 @@ class Engine:
             cm.module = mod
         return cm
 
+    def cache_key(self, ir_text: str) -> str | None:
+        return self.cache.key(ir_text) if self.cache is not None else None
+
+    def object_code(self, ir_text: str) -> bytes:
+        """The relocatable object of a module, optimised as compile() would (for load_object)."""
+        mod = llvm.parse_assembly(ir_text)
+        mod.verify()
+        self._optimize(mod)
+        return self.tm.emit_object(mod)
+
+    def link_cached(self, ir_text: str, names: list[str]) -> CompiledModule | None:
+        """compile() of a module whose object is in the disk cache; None if it is not."""
+        t0 = time.perf_counter()
+        key = self.cache_key(ir_text)
+        obj = self.cache.load(key) if key is not None else None
+        if obj is None:
+            return None
+        with self._lock:
+            return self._link(names, obj, key, ir_text, t0)
+
+    def load_object(self, ir_text: str, names: list[str], obj: bytes) -> CompiledModule:
+        """Link an object made by object_code (here or in another process) of ir_text; it goes
+        to the disk cache too."""
+        t0 = time.perf_counter()
+        key = self.cache_key(ir_text)
+        if key is not None:
+            self.cache.store(key, obj)
+        with self._lock:
+            return self._link(names, obj, key, ir_text, t0)
+
+    def _link(self, names, obj, key, ir_text, t0) -> CompiledModule:
+        """Add an already compiled object: MCJIT is handed an empty module of the same name and
+        takes the object from its cache hook instead of compiling anything."""
+        self._linked += 1
+        stub = llvm.parse_assembly("")
+        stub.name = key or f"linked_{self._linked}"
+        stub.triple = self.tm.triple
+        stub.data_layout = str(self.tm.target_data)
+        self._from_cache[stub.name] = obj
+        self.ee.add_module(stub)
+        self.ee.finalize_object()
+        addresses = {n: self.ee.get_function_address(n) for n in names}
+        if not all(addresses.values()):
+            raise RuntimeError(f"linked object lacks {[n for n, a in addresses.items() if not a]}")
+        seconds = time.perf_counter() - t0
+        self.codegen_seconds += seconds
+        return CompiledModule(names[0] if names else "", ir_text, None, addresses, seconds)
+
     # MCJIT's object cache hooks: asked for each module's object before compiling it, and told
     # about each object it compiled.
     def _cached_object(self, module):
         return self._from_cache.pop(module.name, None)
 
     def _object_compiled(self, module, buffer):
-        if module.name in self._to_cache:
+        if self.cache is not None and module.name in self._to_cache:
             self._to_cache.discard(module.name)
             self.cache.store(module.name, bytes(buffer))
 

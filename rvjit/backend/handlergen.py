@@ -188,7 +188,6 @@ miss:
 def executor_ir() -> str:
     """The executor: run the records of a block, then chain to the next block like a block does."""
     o = OFFSETS
-    mask = (1 << JCACHE_BITS) - 1
     return f"""define void @{EXECUTOR}(ptr noalias %s, ptr %data) nounwind {{
 entry:
   %bp = getelementptr i8, ptr %s, i64 {o['budget']}

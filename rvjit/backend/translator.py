@@ -19,6 +19,7 @@ from .llvmgen import first_tier_module
 from .memruntime import memory_runtime_module
 from .regiongen import regions_module
 from . import threaded
+from . import compileserver
 from .background import BackgroundCompiler, CompileJob
 from .recordarena import RecordArena
 
@@ -113,7 +114,8 @@ class Translator:
         self.hot_engine = Engine(opt_level) if tiered else None
         # Hot regions compile on a second thread unless asked not to (tests wanting promotion
         # at a known moment).
-        self.compiler = BackgroundCompiler(self.hot_engine) if tiered and background else None
+        self.compiler = BackgroundCompiler(self.hot_engine, compileserver.shared(opt_level)) \
+            if tiered and background else None
         # one spare counter at the end: threaded blocks without a counter of their own count there
         self.counters = np.zeros(MAX_COUNTERS + 1, dtype=np.uint64)
         self.counter_lengths = np.zeros(MAX_COUNTERS + 1, dtype=np.uint64)   # insns of the block
