@@ -396,8 +396,12 @@ REMAP_PROGRAM = [
 ]
 
 
-@pytest.mark.parametrize("engine", ["interpreter", "jit"])
-def test_remap_with_sfence_vma_is_seen_by_hot_code(engine):
+REMAP_INSNS = 4 * 300 * 2 + 2 + 20                   # both loops and the remap, then idling
+
+
+def remap_setup(program=REMAP_PROGRAM):
+    """A machine in S-mode about to run `program` (REMAP_PROGRAM's registers): VA maps to `old`
+    (holding 111) and a5 points at its PTE, a4 is the PTE mapping `new` (holding 222)."""
     m, p = setup()
     code = RAM_BASE + 0x20_0000
     p.map(code, code, RWX)
@@ -406,14 +410,21 @@ def test_remap_with_sfence_vma_is_seen_by_hot_code(engine):
     pte = p.map(VA, old, RW)
     m.ram.store(old, 111, 8)
     m.ram.store(new, 222, 8)
-    for k, word in enumerate(REMAP_PROGRAM):
+    for k, word in enumerate(program):
         m.ram.store(code + 4 * k, word, 4)
     hart = p.enable()
     x = hart.state.x
     x[A0], x[A1], x[A6], x[A7], x[T3] = VA, 300, 300, 0x55, 0x66
     x[A4], x[A5] = (new >> 2) | RW, pte
     hart.state.pc = code
-    insns = 4 * 300 * 2 + 2 + 20
+    return m, hart, code, old, new
+
+
+@pytest.mark.parametrize("engine", ["interpreter", "jit"])
+def test_remap_with_sfence_vma_is_seen_by_hot_code(engine):
+    m, hart, code, old, new = remap_setup()
+    x = hart.state.x
+    insns = REMAP_INSNS
     if engine == "jit":
         run_native(m, make_translator(m), max_insns=insns)
     else:

@@ -8,7 +8,8 @@ from rvjit.backend import translator as translator_module
 from rvjit.backend.runloop import run_native
 from rvjit.cpu.state import ACCESS_LOAD, EXIT_SYS, SFENCE_QUEUE
 from rvjit.machine import RAM_BASE
-from test_mmu import A0, A1, A2, A3, A4, A5, A6, A7, DATA, REMAP_PROGRAM, RW, RWX, T3, VA, _encode, setup
+from test_mmu import (A0, A1, A2, A3, A4, A5, A6, A7, DATA, REMAP_INSNS, REMAP_PROGRAM, RW, RWX, VA, _encode,
+                      remap_setup, setup)
 
 FULL_FLUSH = 0x12000073
 SFENCE_A0 = FULL_FLUSH | A0 << 15               # sfence.vma a0, zero
@@ -16,30 +17,16 @@ SFENCE_A1 = FULL_FLUSH | A1 << 15
 PAGE_REMAP_PROGRAM = [SFENCE_A0 if w == FULL_FLUSH else w for w in REMAP_PROGRAM]
 
 
-def run_remap(program, hot, sfence_target=VA, map_code=None):
-    """REMAP_PROGRAM's loops (load and store through VA, remap, sfence, again) in S-mode."""
-    m, p = setup()
-    code = RAM_BASE + 0x20_0000
-    (map_code or (lambda: p.map(code, code, RWX)))()
-    p.map(RAM_BASE, RAM_BASE, RWX, level=2)
-    old, new = DATA, DATA + 0x1000
-    pte = p.map(VA, old, RW)
-    m.ram.store(old, 111, 8)
-    m.ram.store(new, 222, 8)
-    for k, word in enumerate(program):
-        m.ram.store(code + 4 * k, word, 4)
-    hart = p.enable()
-    x = hart.state.x
-    x[A0], x[A1], x[A6], x[A7], x[T3] = VA, 300, 300, 0x55, 0x66
-    x[A4], x[A5] = (new >> 2) | RW, pte
-    hart.state.pc = code
+def run_remap(program, hot):
+    """test_mmu's remap program (loads and stores through VA, remap, sfence, again) in S-mode."""
+    m, hart, code, old, new = remap_setup(program)
     saved = translator_module.HOT_THRESHOLD
     translator_module.HOT_THRESHOLD = 10 if hot else 1 << 62
     try:
         translator = translator_module.Translator(hart, background=False)
         run_native(m, translator, max_insns=4 * 20)          # the first loop's block gets hot
         translator._next_promote_scan = 0
-        stats = run_native(m, translator, max_insns=4 * 300 * 2 + 2 + 20)
+        stats = run_native(m, translator, max_insns=REMAP_INSNS)
     finally:
         translator_module.HOT_THRESHOLD = saved
     assert translator.blocks[(code, code)].tier == (1 if hot else 0)
