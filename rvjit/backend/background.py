@@ -26,6 +26,8 @@ class BackgroundCompiler:
         """server: a compileserver.CompileServer to optimise in (None: in this process)."""
         self.engine = engine
         self.server = server
+        if server is not None:
+            server.start()
         self._jobs: queue.Queue = queue.Queue()
         # finished jobs: appended by the compiler thread, taken by the run loop (deque appends
         # and pops are atomic, and checking an empty deque costs nothing: the run loop asks

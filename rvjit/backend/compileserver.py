@@ -36,17 +36,26 @@ class CompileServer:
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
 
+    def start(self):
+        """Start the child now (it takes a few tenths of a second to load LLVM, better spent
+        before the first hot region than after)."""
+        with self._lock:
+            self._start()
+
+    def _start(self):
+        if self._proc is None or self._proc.poll() is not None:
+            # the child imports this very rvjit, installed or not
+            package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+                [package_root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "rvjit.backend.compileserver", str(self.opt_level)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+                start_new_session=True)         # Ctrl-C at the terminal is the parent's to handle
+
     def compile(self, ir_text: str) -> bytes:
         with self._lock:
-            if self._proc is None or self._proc.poll() is not None:
-                # the child imports this very rvjit, installed or not
-                package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-                env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-                    [package_root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-                self._proc = subprocess.Popen(
-                    [sys.executable, "-m", "rvjit.backend.compileserver", str(self.opt_level)],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-                    start_new_session=True)     # Ctrl-C at the terminal is the parent's to handle
+            self._start()
             data = ir_text.encode()
             self._proc.stdin.write(_LENGTH.pack(len(data)) + data)
             self._proc.stdin.flush()
