@@ -36,10 +36,10 @@ def test_a_bad_module_fails_alone(server):
 
 
 def test_background_jobs_survive_a_dead_server(server, capsys):
+    compiler = BackgroundCompiler(Engine(2, cache_dir=None), server)      # starts the child
     server.compile(ADD5)
-    server._proc.kill()
+    server._proc.kill()                                # dies while the guest runs
     server._proc.wait()
-    compiler = BackgroundCompiler(Engine(2, cache_dir=None), server)
     server._proc.poll = lambda: None                  # looks alive: writing to it must fail
     compiler.submit(CompileJob(ADD5, ["add5"], None))
     job, = compiler.wait(timeout=60)
