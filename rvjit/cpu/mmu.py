@@ -41,6 +41,9 @@ SUPERPAGE_SIZES = (1 << 9, 1 << 18, 1 << 27, 1 << 36)   # in 4 KiB pages: 2M, 1G
 CACHE_LIMIT = 8192                    # remembered translations before starting afresh
 SPACES_KEPT = 16                      # address spaces whose translations are kept while away
 
+# mstatus bits that change how loads and stores translate (see Mmu._how)
+_HOW_BITS = MSTATUS_MPRV | MSTATUS_MPP | MSTATUS_SUM | MSTATUS_MXR
+
 # What an access needs from a leaf PTE: execute, read (loads, LR) or write (stores, AMOs, SC)
 _FETCH, _READ, _WRITE = 0, 1, 2
 
@@ -66,6 +69,7 @@ class Mmu:
         # satp value -> (cache, private_code_pages) of address spaces the hart switched away from
         self.spaces: dict[int, tuple[dict, set]] = {}
         self.last_private = False           # whether the last translation used a non-global mapping
+        self._hows: dict[tuple, tuple | None] = {}
         self.private_superpages = False     # whether superpage_walks may hold non-global walks
         self.superpages: set[tuple[int, int]] = set()       # (first vpn, pages) walked to
         # Superpage walks by (pages, first vpn): {(class, mode): (physical base, global)}. The
@@ -159,23 +163,38 @@ class Mmu:
             return (st.mstatus & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT
         return st.priv
 
+    def _how(self, access: int, priv: int, mstatus: int):
+        """How an access translates in a given state: None (untranslated, M-mode), or (access
+        class, effective privilege, key of the remembered translations: priv for fetches;
+        priv, SUM and MXR for data, see data_mode). Memoised: the MMU's hottest question."""
+        memo = (access, priv, mstatus & _HOW_BITS)
+        how = self._hows.get(memo)
+        if how is None and memo not in self._hows:
+            eff = (mstatus & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT \
+                if access != ACCESS_FETCH and priv == PRV_M and mstatus & MSTATUS_MPRV else priv
+            if eff != PRV_M:
+                cls = _access_class(access)
+                data = eff | (4 if mstatus & MSTATUS_SUM else 0) | (8 if mstatus & MSTATUS_MXR else 0)
+                how = (cls, eff, (cls, eff if cls == _FETCH else data))
+            self._hows[memo] = how
+        return how
+
     def translate(self, vaddr: int, access: int) -> int:
         """Physical address of vaddr for `access` (an ACCESS_* kind or -1 for fetch)."""
-        if self.hart.state.sfence_count:
+        st = self.hart.state
+        if st.sfence_count:
             self.forget_queued_pages()
         satp = self.hart.csr.satp
         mode = satp >> SATP_MODE_SHIFT
         if mode == MODE_BARE:
             self.last_private = False
             return vaddr
-        priv = self.effective_priv(access)
-        if priv == PRV_M:
+        how = self._hows.get((access, st.priv, st.mstatus & _HOW_BITS)) or self._how(access, st.priv, st.mstatus)
+        if how is None:
             self.last_private = False
             return vaddr
-        cls = _access_class(access)
+        cls, priv, key = how
         vpn = vaddr >> PAGE_SHIFT
-        # remembered per mode: priv for fetches; priv, SUM and MXR for data (see data_mode)
-        key = (cls, priv if cls == _FETCH else self.data_mode())
         page = self.cache.get(vpn)
         if page is not None:
             base = page.get(key)
@@ -285,11 +304,11 @@ class Mmu:
             yield cache
 
     def _walk(self, vaddr, cls, priv, satp, levels):
-        page_fault = GuestTrap(_PAGE_FAULT[cls], vaddr)
+        page_fault = _PAGE_FAULT[cls]               # raised as GuestTrap(page_fault, vaddr)
         va_bits = PAGE_SHIFT + VPN_BITS * levels
         top = vaddr >> (va_bits - 1)                # bits 63..va_bits-1 must be all equal
         if top != 0 and top != (1 << (65 - va_bits)) - 1:
-            raise page_fault
+            raise GuestTrap(page_fault, vaddr)
         table = (satp & SATP_PPN_MASK) << PAGE_SHIFT
         ram = self.ram
         global_mapping = False                      # a G bit anywhere on the path
@@ -300,18 +319,19 @@ class Mmu:
                 raise GuestTrap(_ACCESS_FAULT[cls], vaddr)
             pte = ram.load(pte_addr, 8)
             if not pte & PTE_V or (pte & (PTE_R | PTE_W)) == PTE_W or pte & PTE_HIGH_BITS:
-                raise page_fault
+                raise GuestTrap(page_fault, vaddr)
             ppn = (pte >> PTE_PPN_SHIFT) & PTE_PPN_MASK
             global_mapping = global_mapping or bool(pte & PTE_G)
             if pte & (PTE_R | PTE_X):
                 break                               # a leaf
             table = ppn << PAGE_SHIFT
         else:
-            raise page_fault                        # no leaf at the last level
-        self._check_leaf(pte, cls, priv, page_fault)
+            raise GuestTrap(page_fault, vaddr)                        # no leaf at the last level
+        if not self._leaf_allows(pte, cls, priv):
+            raise GuestTrap(page_fault, vaddr)
         low_ppn_bits = VPN_BITS * level
         if ppn & ((1 << low_ppn_bits) - 1):         # misaligned superpage
-            raise page_fault
+            raise GuestTrap(page_fault, vaddr)
         wanted = PTE_A | (PTE_D if cls == _WRITE else 0)
         if pte & wanted != wanted:                  # hardware A/D update, like QEMU
             ram.store(pte_addr, pte | wanted, 8)
@@ -319,21 +339,19 @@ class Mmu:
         return ((ppn << PAGE_SHIFT) | (vaddr & ((1 << page_offset_bits) - 1)), 1 << low_ppn_bits, global_mapping,
                 pte | wanted)
 
-    def _check_leaf(self, pte, cls, priv, page_fault):
+    def _leaf_allows(self, pte, cls, priv) -> bool:
+        """Whether a leaf PTE lets privilege `priv` make an access of class cls (spec 4.3.1)."""
         if priv == PRV_U:
             if not pte & PTE_U:
-                raise page_fault
+                return False
         elif pte & PTE_U:                           # S-mode and a user page
             if cls == _FETCH or not self.hart.state.mstatus & MSTATUS_SUM:
-                raise page_fault
+                return False
         if cls == _FETCH:
-            ok = pte & PTE_X
-        elif cls == _WRITE:
-            ok = pte & PTE_W
-        else:
-            ok = pte & PTE_R or (pte & PTE_X and self.hart.state.mstatus & MSTATUS_MXR)
-        if not ok:
-            raise page_fault
+            return bool(pte & PTE_X)
+        if cls == _WRITE:
+            return bool(pte & PTE_W)
+        return bool(pte & PTE_R or (pte & PTE_X and self.hart.state.mstatus & MSTATUS_MXR))
 
 
 assert PRV_S == 1 and PRV_U == 0
