@@ -28,17 +28,24 @@ CONTINUE, EXIT, END, STOP = 0, 1, 2, 3
 
 # One record per instruction, 64 bytes. Operand fields that do not fit a byte are 64-bit.
 RECORD = np.dtype([
-    ("handler", "<u8"), ("pc", "<u8"), ("next_pc", "<u8"), ("imm", "<u8"), ("raw", "<u8"),
+    # pc, next_pc and k depend on where the instruction is, the rest only on its word: the
+    # translator writes a per-word template, and the executor fills these three in when it
+    # first runs the block (Python writing them cost more than the rest of translating).
+    ("handler", "<u8"), ("pc", "<u8"), ("next_pc", "<u8"),
     ("k", "<u8"),                 # index of the instruction in its block
+    ("imm", "<u8"), ("raw", "<u8"),
     ("rd", "u1"), ("rs1", "u1"), ("rs2", "u1"), ("rs3", "u1"), ("rm", "u1"), ("aq", "u1"),
-    ("rl", "u1"), ("pred", "u1"), ("succ", "u1"), ("pad0", "u1"), ("csr", "<u2"), ("pad1", "<u4"),
+    ("rl", "u1"), ("pred", "u1"), ("succ", "u1"),
+    ("length", "u1"),             # of the instruction in bytes (2 or 4)
+    ("csr", "<u2"), ("pad1", "<u4"),
 ])
 assert RECORD.itemsize == 64
 RECORD_SHIFT = 6
-# The header is one record-sized slot before the records: instruction count, counter index.
-HEADER_COUNT, HEADER_COUNTER = 0, 8
+# The header is one record-sized slot before the records: instruction count, counter index,
+# guest pc of the block, and whether the records' pc, next_pc and k are filled in yet.
+HEADER_COUNT, HEADER_COUNTER, HEADER_PC, HEADER_PLACED = 0, 8, 16, 24
 # Names a handler may read from its record (the operand fields of every format, and pc...)
-RECORD_FIELDS = tuple(n for n in RECORD.names if n not in ("handler", "pad0", "pad1"))
+RECORD_FIELDS = tuple(n for n in RECORD.names if n not in ("handler", "length", "pad1"))
 
 
 def field_layout(name: str) -> tuple[int, int]:
@@ -204,9 +211,40 @@ entry:
   %c = load i64, ptr %cp
   %c1 = add i64 %c, 1
   store i64 %c1, ptr %cp
+  %plp = getelementptr i8, ptr %data, i64 {HEADER_PLACED}
+  %placed = load i64, ptr %plp
+  %unplaced = icmp eq i64 %placed, 0
+  br i1 %unplaced, label %place, label %run, !prof !0
+run:
   br label %loop
+place:
+  %ppp = getelementptr i8, ptr %data, i64 {HEADER_PC}
+  %pc0 = load i64, ptr %ppp
+  br label %placing
+placing:
+  %pk = phi i64 [0, %place], [%pk1, %placing]
+  %ppc = phi i64 [%pc0, %place], [%pnext, %placing]
+  %pslot = add i64 %pk, 1
+  %poff = shl i64 %pslot, {RECORD_SHIFT}
+  %prec = getelementptr i8, ptr %data, i64 %poff
+  %plenp = getelementptr i8, ptr %prec, i64 {RECORD.fields['length'][1]}
+  %plen8 = load i8, ptr %plenp
+  %plen = zext i8 %plen8 to i64
+  %pnext = add i64 %ppc, %plen
+  %pcf = getelementptr i8, ptr %prec, i64 {RECORD.fields['pc'][1]}
+  store i64 %ppc, ptr %pcf
+  %npf = getelementptr i8, ptr %prec, i64 {RECORD.fields['next_pc'][1]}
+  store i64 %pnext, ptr %npf
+  %kf = getelementptr i8, ptr %prec, i64 {RECORD.fields['k'][1]}
+  store i64 %pk, ptr %kf
+  %pk1 = add i64 %pk, 1
+  %pmore = icmp ult i64 %pk1, %n
+  br i1 %pmore, label %placing, label %placed_all
+placed_all:
+  store i64 1, ptr %plp
+  br label %run
 loop:
-  %k = phi i64 [0, %entry], [%k1, %next]
+  %k = phi i64 [0, %run], [%k1, %next]
   %slot = add i64 %k, 1
   %off = shl i64 %slot, {RECORD_SHIFT}
   %rec = getelementptr i8, ptr %data, i64 %off

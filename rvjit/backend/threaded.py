@@ -99,6 +99,7 @@ class HandlerLibrary:
         self.ends: dict = {}               # key -> "jump" (a terminator) / "block" (csr) / None
         self._pending: dict = {}           # key -> lifted Builder, not compiled yet
         self.words: dict = {}              # instruction word -> WordInfo (None: no handler)
+        self.templates: dict = {}          # instruction word -> its records' bytes (threaded.write_records)
         self.compiled_handlers = 0
         self.compile_seconds = 0.0
         t0 = time.perf_counter()
@@ -183,11 +184,12 @@ class WordInfo(NamedTuple):
 
 
 WORD_MEMO_LIMIT = 1 << 18         # distinct instruction words remembered (a kernel has ~100 k)
-_HEAD = struct.Struct("<6Q")      # handler, pc, next_pc, imm, raw, k
-_TAIL = struct.Struct("<10BHI")   # rd rs1 rs2 rs3 rm aq rl pred succ pad0, csr, pad1
-_COUNTS = struct.Struct("<QQ")    # header: instruction count, counter index
-_RECORD_SIZE = RECORD.itemsize
-assert _HEAD.size + _TAIL.size == _RECORD_SIZE
+# A record is its word's template (pc, next_pc and k are filled in by the executor)
+_WORD = struct.Struct("<Q24xQQ")    # handler, (pc, next_pc, k), imm, raw
+_TAIL = struct.Struct("<10BHI")     # rd rs1 rs2 rs3 rm aq rl pred succ length, csr, pad1
+_HEADER = struct.Struct("<QQQQ32x")  # instruction count, counter index, pc, 0: not placed yet
+assert _WORD.size + _TAIL.size == RECORD.itemsize == _HEADER.size
+assert [RECORD.fields[f][1] for f in ("handler", "imm", "raw", "rd", "length")] == [0, 32, 40, 48, 57]
 
 
 def word_info(lib: "HandlerLibrary", raw: int) -> WordInfo | None:
@@ -202,7 +204,8 @@ def word_info(lib: "HandlerLibrary", raw: int) -> WordInfo | None:
     if key in lib.ends:
         f = insn.fields
         tail = _TAIL.pack(f.get("rd", 0), f.get("rs1", 0), f.get("rs2", 0), f.get("rs3", 0), f.get("rm", 0),
-                          f.get("aq", 0), f.get("rl", 0), f.get("pred", 0), f.get("succ", 0), 0, f.get("csr", 0), 0)
+                          f.get("aq", 0), f.get("rl", 0), f.get("pred", 0), f.get("succ", 0), length,
+                          f.get("csr", 0), 0)
         info = WordInfo(key, length, lib.ends[key], tail, f.get("imm", 0) & MASK64, key in lib.uses_fp)
     if len(lib.words) < WORD_MEMO_LIMIT:
         lib.words[raw] = info
@@ -268,15 +271,19 @@ def lift_insns(insns) -> Builder:
 
 
 def write_records(lib: HandlerLibrary, pc: int, block: ScannedBlock, counter: int, buf, base: int):
-    """Write a scanned block's header and records (its handlers compiled) at buf[base:]."""
-    _COUNTS.pack_into(buf, base, len(block.raws), counter)
-    head, addresses, cur, off = _HEAD.pack_into, lib.addresses, pc, base
-    for k, (raw, info) in enumerate(zip(block.raws, block.infos)):
-        nxt = (cur + info.length) & MASK64
-        off += _RECORD_SIZE
-        head(buf, off, addresses[info.key], cur, nxt, info.imm, raw, k)
-        buf[off + _HEAD.size:off + _RECORD_SIZE] = info.tail
-        cur = nxt
+    """Write a scanned block's header and records (its handlers compiled) at buf[base:]: each
+    word's record template, made once per word (the executor places them at first run)."""
+    templates, addresses = lib.templates, lib.addresses
+    parts = [_HEADER.pack(len(block.raws), counter, pc, 0)]
+    for raw, info in zip(block.raws, block.infos):
+        t = templates.get(raw)
+        if t is None:
+            t = _WORD.pack(addresses[info.key], info.imm, raw) + info.tail
+            if len(templates) < WORD_MEMO_LIMIT:
+                templates[raw] = t
+        parts.append(t)
+    data = b"".join(parts)
+    buf[base:base + len(data)] = data
 
 
 def decode_words(pc: int, raws) -> list:
