@@ -21,6 +21,7 @@ class Machine:
         self.bus = Bus(self.ram)
         self.hart = Hart(self.bus)
         self.console = console if console is not None else sys.stdout.buffer
+        self.console_unflushed = False
         self.exit_code: int | None = None
         self.host_error: BaseException | None = None
         self.image = None
@@ -61,11 +62,20 @@ class Machine:
         self.wakeup.set()
 
     def console_write(self, data: bytes):
+        # Flushed at the next poll (at most half a millisecond away while the guest runs), not
+        # per byte: a Linux boot prints 20,000 characters, and a write and a wake-up of whoever
+        # reads the terminal for each cost the guest about a second.
         self.console.write(data)
-        self.console.flush()
+        self.console_unflushed = True
+
+    def flush_console(self):
+        if self.console_unflushed:
+            self.console_unflushed = False
+            self.console.flush()
 
     # --- called by the run loop ------------------------------------------------------------
     def poll(self):
+        self.flush_console()
         if self.quit_requested and self.exit_code is None:
             self.exit_code = 0
         self.clint.update()

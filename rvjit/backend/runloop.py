@@ -87,6 +87,7 @@ def run_native(machine, translator, max_insns: int | None = None) -> RunStats:
         elif reason == EXIT_SYS:
             if hart.do_sys(SYS_KINDS[st.exit_sys], st.pc) == "wfi":
                 machine.wait_for_interrupt()
+    machine.flush_console()
     stats.run_seconds = time.perf_counter() - t_start
     return stats
 
@@ -113,5 +114,6 @@ def run_interpreted(machine, max_insns: int | None = None, trace=None) -> RunSta
             machine.wait_for_interrupt()
         if machine.host_error is not None:
             raise machine.host_error
+    machine.flush_console()
     stats.run_seconds = time.perf_counter() - t_start
     return stats
