@@ -390,7 +390,7 @@ class Translator:
         if self.compiler is not None and self.compiler.in_flight:
             for job in self.compiler.finished():
                 installed += self._install_regions(job)
-            if self.compiler.in_flight:         # one job at a time: the hottest code goes first
+            if self.compiler.in_flight:         # one batch at a time: the hottest code goes first
                 return installed
         # The run loop asks after every trip into native code, which can be every few guest
         # instructions (jump cache flushed by mode changes): scanning the counters is then a
@@ -415,22 +415,27 @@ class Translator:
         self._bank_runs(hot)
         if not regions:
             return installed
-        names = [f"region_{r[0].pc:x}_{r[0].paddr:x}" for r in regions]   # unique, and the same every run
-        ir_text = regions_module([(name, [m.block for m in members]) for name, members in zip(names, regions)])
+        # A module per region: each is installed as soon as it is compiled (the hottest first),
+        # and found in the disk cache next run however the regions are batched then.
+        jobs = []
         for members in regions:
+            name = f"region_{members[0].pc:x}_{members[0].paddr:x}"    # unique, and the same every run
+            ir_text = regions_module([(name, [m.block for m in members])])
             for t in members:
                 t.compiling = True
                 if t.counter is not None:
                     self._bank_runs([t.counter])
-        job = CompileJob(ir_text, names, list(zip(names, regions)))
+            jobs.append(CompileJob(ir_text, [name], [(name, members)]))
         self.stats.seconds["optimising hot"] += time.perf_counter() - t0
-        if self.compiler is not None:
-            self.compiler.submit(job)
-            return installed
-        t1 = time.perf_counter()
-        job.compiled = self.hot_engine.compile(ir_text, names)
-        self.stats.seconds["optimising hot"] += time.perf_counter() - t1
-        return installed + self._install_regions(job)
+        for job in jobs:
+            if self.compiler is not None:
+                self.compiler.submit(job)
+                continue
+            t1 = time.perf_counter()
+            job.compiled = self.hot_engine.compile(job.ir_text, job.names)
+            self.stats.seconds["optimising hot"] += time.perf_counter() - t1
+            installed += self._install_regions(job)
+        return installed
 
     def _bank_runs(self, counters):
         """Zero run counters, keeping the first-tier instructions they stand for."""
