@@ -22,6 +22,7 @@ from ..frontend.decode import decode
 from ..frontend.lift import IllegalInsn, MAX_BLOCK_INSNS, PAGE, lift_insn
 from ..ir.builder import Builder, ILLEGAL
 from ..ir.ops import MASK64, SymbolicDecision, Value
+from . import wordtable
 from .engine import Engine
 from .handlergen import DISPATCHER, EXECUTOR, RECORD, RECORD_FIELDS, handlers_module
 
@@ -99,6 +100,8 @@ class HandlerLibrary:
         self.ends: dict = {}               # key -> "jump" (a terminator) / "block" (csr) / None
         self._pending: dict = {}           # key -> lifted Builder, not compiled yet
         self.words: dict = {}              # instruction word -> WordInfo (None: no handler)
+        self.known_words: dict = {}        # what earlier runs learnt (rvjit.backend.wordtable)
+        self.decoded_words = 0
         self.templates: dict = {}          # instruction word -> its records' bytes (threaded.write_records)
         self.compiled_handlers = 0
         self.compile_seconds = 0.0
@@ -198,6 +201,13 @@ def word_info(lib: "HandlerLibrary", raw: int) -> WordInfo | None:
     info = lib.words.get(raw)
     if info is not None or raw in lib.words:
         return info
+    known = lib.known_words.get(raw)
+    if known is not None and known[0] in lib.ends:      # its handler is lifted in this process
+        info = lib.words[raw] = WordInfo(*known)
+        return info
+    lib.decoded_words += 1
+    if lib.decoded_words == wordtable.LOAD_AFTER_WORDS:
+        lib.known_words = wordtable.table(lib.words).words
     length = 4 if raw & 3 == 3 else 2
     insn = decode(raw, 0) or IllegalInsn(raw, 0, length)
     key = lib.key(insn)
