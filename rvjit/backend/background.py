@@ -14,8 +14,12 @@ import time
 
 
 class CompileJob:
-    def __init__(self, ir_text: str, names: list[str], payload):
+    def __init__(self, ir_text: str | None, names: list[str], payload, make_ir=None):
+        """ir_text, or make_ir() to produce it on the compiler thread: writing a region's LLVM IR
+        is Python work the guest's thread need not wait for (the compiler thread does it while
+        the guest runs native code, which releases the GIL)."""
         self.ir_text, self.names, self.payload = ir_text, names, payload
+        self.make_ir = make_ir
         self.compiled = None
         self.error: BaseException | None = None
         self.seconds = 0.0
@@ -82,6 +86,8 @@ class BackgroundCompiler:
             self._done_event.set()
 
     def _compile(self, job: CompileJob):
+        if job.ir_text is None:
+            job.ir_text = job.make_ir()
         if self.server is None:
             return self.engine.compile(job.ir_text, job.names)
         linked = self.engine.link_cached(job.ir_text, job.names)

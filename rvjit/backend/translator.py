@@ -5,6 +5,7 @@ guest pc) lets blocks chain to each other without Python; it is flushed whenever
 privilege change could make an entry wrong, and when code pages are written.
 """
 import ctypes
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -420,18 +421,19 @@ class Translator:
         jobs = []
         for members in regions:
             name = f"region_{members[0].pc:x}_{members[0].paddr:x}"    # unique, and the same every run
-            ir_text = regions_module([(name, [m.block for m in members])])
             for t in members:
                 t.compiling = True
                 if t.counter is not None:
                     self._bank_runs([t.counter])
-            jobs.append(CompileJob(ir_text, [name], [(name, members)]))
+            jobs.append(CompileJob(None, [name], [(name, members)],
+                                   make_ir=functools.partial(regions_module, [(name, [m.block for m in members])])))
         self.stats.seconds["optimising hot"] += time.perf_counter() - t0
         for job in jobs:
             if self.compiler is not None:
                 self.compiler.submit(job)
                 continue
             t1 = time.perf_counter()
+            job.ir_text = job.make_ir()
             job.compiled = self.hot_engine.compile(job.ir_text, job.names)
             self.stats.seconds["optimising hot"] += time.perf_counter() - t1
             installed += self._install_regions(job)
