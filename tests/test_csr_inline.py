@@ -8,6 +8,7 @@ import struct
 import pytest
 
 from rvjit.backend import translator as translator_module
+from rvjit.backend import promotion
 from rvjit.backend.runloop import run_interpreted, run_native
 from rvjit.cpu.csr import STATE_CSRS, STATUS_VIEWS, ZERO_READ_CSRS
 from rvjit.cpu.trap import PRV_M, PRV_S, PRV_U
@@ -51,8 +52,8 @@ def run(mode, insns, setup, code):
         setup(h, code)
         run_interpreted(m, h.instret() + steps)
     else:
-        saved = translator_module.HOT_THRESHOLD
-        translator_module.HOT_THRESHOLD = 1 if mode == "optimised" else 1 << 62
+        saved = promotion.HOT_THRESHOLD
+        promotion.HOT_THRESHOLD = 1 if mode == "optimised" else 1 << 62
         try:
             # promoted on the second run; the last run finds every block in the jump cache, so
             # nothing but the code under test can make it leave native code
@@ -61,7 +62,7 @@ def run(mode, insns, setup, code):
                 m.translator._next_promote_scan = 0
                 run_native(m, m.translator, h.instret() + steps)
         finally:
-            translator_module.HOT_THRESHOLD = saved
+            promotion.HOT_THRESHOLD = saved
         assert m.translator.blocks[(code, code)].tier == (1 if mode == "optimised" else 0)
     csrs = {num: h.csr.access(num, 0, "rs", True, False) for num in CSRS} if st.priv == PRV_M else {}
     return dict(pc=st.pc, priv=st.priv, x=list(st.x), mstatus=st.mstatus, tlb_mode=st.tlb_mode,

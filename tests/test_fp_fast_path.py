@@ -10,6 +10,7 @@ import struct
 import pytest
 
 from rvjit.backend import translator as translator_module
+from rvjit.backend import promotion
 from rvjit.backend.runloop import run_native
 from rvjit.fp import softfloat
 from rvjit.machine import Machine, RAM_BASE
@@ -67,12 +68,12 @@ def expected(name, prim, a, b, c, rm, frm, fflags):
 @pytest.fixture(scope="module", params=["threaded", "optimised"])
 def machine(request):
     m = Machine(16 << 20)
-    saved = translator_module.HOT_THRESHOLD
-    translator_module.HOT_THRESHOLD = 1 if request.param == "optimised" else 1 << 62
+    saved = promotion.HOT_THRESHOLD
+    promotion.HOT_THRESHOLD = 1 if request.param == "optimised" else 1 << 62
     m.translator = translator_module.Translator(m.hart, background=False)
     m.expected_tier = 1 if request.param == "optimised" else 0
     yield m
-    translator_module.HOT_THRESHOLD = saved
+    promotion.HOT_THRESHOLD = saved
 
 
 def run_one(m, name, rm, frm, fflags, a, b, c):

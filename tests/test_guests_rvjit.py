@@ -44,11 +44,11 @@ def test_guest_passes_on_interpreter(name):
 def test_per_tier_statistics_account_for_every_instruction(threshold, monkeypatch):
     """--stats splits the instructions run between the tiers: all in first-tier code when
     nothing gets hot; most in optimised regions when hot loops are promoted."""
-    from rvjit.backend import translator as translator_module
+    from rvjit.backend import promotion, translator as translator_module
     from rvjit.stats import format_run_stats
-    monkeypatch.setattr(translator_module, "HOT_THRESHOLD", threshold)
-    monkeypatch.setattr(translator_module, "WARM_THRESHOLD", threshold // 16)
-    monkeypatch.setattr(translator_module, "PROMOTE_INTERVAL", 0.0)
+    monkeypatch.setattr(promotion, "HOT_THRESHOLD", threshold)
+    monkeypatch.setattr(promotion, "WARM_THRESHOLD", threshold // 16)
+    monkeypatch.setattr(promotion, "PROMOTE_INTERVAL", 0.0)
     machine = Machine(128 << 20, console=io.BytesIO())
     machine.load_elf(str(_PROGRAMS["c/numeric"]))
     translator = translator_module.Translator(machine.hart, background=False)

@@ -5,6 +5,7 @@ before, a full queue, not S-mode)."""
 import pytest
 
 from rvjit.backend import translator as translator_module
+from rvjit.backend import promotion
 from rvjit.backend.runloop import run_native
 from rvjit.cpu.state import ACCESS_LOAD, EXIT_SYS, SFENCE_QUEUE
 from rvjit.machine import RAM_BASE
@@ -20,15 +21,15 @@ PAGE_REMAP_PROGRAM = [SFENCE_A0 if w == FULL_FLUSH else w for w in REMAP_PROGRAM
 def run_remap(program, hot):
     """test_mmu's remap program (loads and stores through VA, remap, sfence, again) in S-mode."""
     m, hart, code, old, new = remap_setup(program)
-    saved = translator_module.HOT_THRESHOLD
-    translator_module.HOT_THRESHOLD = 10 if hot else 1 << 62
+    saved = promotion.HOT_THRESHOLD
+    promotion.HOT_THRESHOLD = 10 if hot else 1 << 62
     try:
         translator = translator_module.Translator(hart, background=False)
         run_native(m, translator, max_insns=4 * 20)          # the first loop's block gets hot
         translator._next_promote_scan = 0
         stats = run_native(m, translator, max_insns=REMAP_INSNS)
     finally:
-        translator_module.HOT_THRESHOLD = saved
+        promotion.HOT_THRESHOLD = saved
     assert translator.blocks[(code, code)].tier == (1 if hot else 0)
     return m, hart, stats, (old, new)
 

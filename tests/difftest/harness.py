@@ -121,7 +121,7 @@ def run_rvjit(elf: Path, side: str = "jit", printing: bool = False,
 
     An ELF built with stop_at_end halts at the wfi after the body and the state is read from the
     hart; otherwise the epilogue stores it into `result` (and prints it when `printing`)."""
-    from rvjit.backend import translator as translator_module
+    from rvjit.backend import promotion, translator as translator_module
     from rvjit.backend.runloop import run_interpreted, run_native
     from rvjit.machine import Machine
 
@@ -135,14 +135,14 @@ def run_rvjit(elf: Path, side: str = "jit", printing: bool = False,
         machine.ram.store(syms["print_flag"], 0, 8)
     # Nothing else in these programs executes wfi: it marks the end of the body.
     machine.wait_for_interrupt = lambda: machine.halt(STOPPED_AT_WFI)
-    saved_threshold = translator_module.HOT_THRESHOLD
+    saved_threshold = promotion.HOT_THRESHOLD
     try:
         if side == "interp":
             run_interpreted(machine, max_insns)
         else:
             tiered, opt_level, threshold = JIT_CONFIGS[side]
             if threshold is not None:
-                translator_module.HOT_THRESHOLD = threshold
+                promotion.HOT_THRESHOLD = threshold
             translator = translator_module.Translator(machine.hart, opt_level, tiered, background=False)
             if jit_has_fp():
                 machine.hart.state.fp_table = _fp_table()[0]
@@ -151,7 +151,7 @@ def run_rvjit(elf: Path, side: str = "jit", printing: bool = False,
     except Exception as e:                    # noqa: BLE001  (reported as a difference)
         out.error = f"{type(e).__name__}: {e}"
     finally:
-        translator_module.HOT_THRESHOLD = saved_threshold
+        promotion.HOT_THRESHOLD = saved_threshold
     out.seconds = time.perf_counter() - t0
     st = machine.hart.state
     scratch = machine.ram.read(syms["scratch"], SCRATCH_SIZE)

@@ -1,0 +1,82 @@
+"""The jump cache's Python side, a mixin of backend.translator.Translator.
+
+Generated code finds the next block through a table indexed by guest pc (one per privilege
+level): these methods fill it, switch tables on a privilege change, and forget entries whenever a
+mapping change (sfence.vma, satp) or a code write could make one wrong.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..cpu.state import JCACHE_BITS
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .translator import Translation
+
+PAGE_SHIFT = 12
+PAGE = 1 << PAGE_SHIFT
+JCACHE_FILLED_LIMIT = (1 << JCACHE_BITS) // 8   # slots remembered per jump cache table
+
+
+class JumpCacheMixin:
+    def flush_jcache(self):
+        """Forget every jump cache entry: the current table now, the others when next used."""
+        self._clear_jcache(self.jcache_priv)
+        self.stale_jcaches = {p for p in range(4) if p != self.hart.state.priv}
+        self.jcache_vpages.clear()
+        self.hart.sfence_filter.clear_code()
+
+    def flush_jcache_page(self, vaddr: int):
+        """Forget jump cache entries for guest pcs on one virtual page."""
+        page = (vaddr & ((1 << 64) - 1)) >> PAGE_SHIFT
+        if page not in self.jcache_vpages:
+            return
+        self.jcache_vpages.discard(page)
+        slots = PAGE >> 1                       # pc >> 1 indexes the table: 2048 per page
+        first = (page * slots) & ((1 << JCACHE_BITS) - 1)
+        # M-mode fetches are not translated: only the U and S tables can hold stale entries
+        tags = self.jcaches[:2, first:first + slots, 0]
+        tags[(tags >> np.uint64(PAGE_SHIFT)) == np.uint64(page)] = 1
+
+    def flush_jcache_span(self, first_vpn: int, pages: int):
+        """Forget jump cache entries for guest pcs on pages [first_vpn, first_vpn + pages)."""
+        for vpage in [p for p in self.jcache_vpages if first_vpn <= p < first_vpn + pages]:
+            self.flush_jcache_page(vpage << PAGE_SHIFT)
+
+    @staticmethod
+    def _slot(pc: int) -> int:
+        return (pc >> 1) & ((1 << JCACHE_BITS) - 1)
+
+    def _forget(self, t: Translation):
+        """Remove one translation's jump cache entries (every table)."""
+        entries = self.jcaches[:, self._slot(t.pc)]
+        entries[(entries[:, 0] == np.uint64(t.pc)) & (entries[:, 1] == np.uint64(t.address)), 0] = 1
+
+    def _clear_jcache(self, priv: int):
+        filled = self.jcache_filled[priv]
+        if len(filled) > JCACHE_FILLED_LIMIT:
+            self.jcaches[priv, :, 0] = 1
+        elif filled:
+            self.jcaches[priv, filled, 0] = 1
+        filled.clear()
+
+    def switch_jcache(self, priv: int):
+        if priv in self.stale_jcaches:
+            self.stale_jcaches.discard(priv)
+            self._clear_jcache(priv)
+        self.jcache, self.jcache_priv = self._jcache_tables[priv], priv
+        self.hart.state.jcache = self._jcache_addresses[priv]
+
+    def _install(self, t: Translation):
+        slot = self._slot(t.pc)
+        vpage = t.pc >> PAGE_SHIFT
+        if vpage not in self.jcache_vpages:
+            self.jcache_vpages.add(vpage)
+            self.hart.sfence_filter.mark_code_page(vpage)
+        filled = self.jcache_filled[self.jcache_priv]
+        if len(filled) <= JCACHE_FILLED_LIMIT:       # past it, a flush clears the whole table
+            filled.append(slot)
+        self.jcache[slot, 0] = t.pc
+        self.jcache[slot, 1] = t.address
+        self.jcache[slot, 2] = t.data
