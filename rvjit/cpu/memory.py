@@ -159,16 +159,18 @@ class MemoryPort:
         slot = vpn % TLB_ENTRIES
         if private:
             self.private_slots.add(slot)
-        e = st.tlb[slot]
+        # the entry's words (tag_read, tag_write, addend) through a flat view: a ctypes entry
+        # object per fill cost more than the rest of it
+        words, at = self._tlb_flat(), slot * 4
         tag = vpn | st.tlb_mode                  # valid only in the mode it was filled in
         addend = ((ppn << PAGE_SHIFT) - self.ram.base - (vpn << PAGE_SHIFT)) & M64
-        if e.tag_read != tag or e.addend != addend:
-            e.tag_read, e.tag_write, e.addend = tag, NO_TAG, addend
+        if words[at] != tag or words[at + 2] != addend:
+            words[at], words[at + 1], words[at + 2] = tag, NO_TAG, addend
         # Direct writes only once a store was allowed here (so the MMU has set the dirty bit),
         # and never to pages whose writes Python must see.
         if ppn not in self.code_pages and ppn not in self.watched and (
                 access in (ACCESS_STORE, ACCESS_AMO) or self.hart.mmu.stores_translated(vaddr)):
-            e.tag_write = tag
+            words[at + 1] = tag
             if self.store_slots is not None:
                 slots = self.store_slots.get(ppn)
                 if slots is None:
@@ -203,6 +205,14 @@ class MemoryPort:
             stale = (vpns >= np.uint64(first)) & (vpns < np.uint64(first + pages))
             words[stale, :2] = NO_TAG
         return first, pages
+
+    def _tlb_flat(self) -> memoryview:
+        """The TLB as one flat run of 64-bit words, four per entry (TlbEntry's layout)."""
+        if getattr(self, "_tlb_memoryview", None) is None:
+            tlb = self.hart.state.tlb
+            raw = (ctypes.c_uint64 * (4 * TLB_ENTRIES)).from_address(ctypes.addressof(tlb))
+            self._tlb_memoryview = memoryview(raw).cast("B").cast("Q")
+        return self._tlb_memoryview
 
     def _tlb_words(self):
         # A numpy view of the TLB inside the hart state: flushing is a single fill.
