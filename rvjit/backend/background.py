@@ -18,11 +18,17 @@ class CompileJob:
         """ir_text, or make_ir() to produce it on the compiler thread: writing a region's LLVM IR
         is Python work the guest's thread need not wait for (the compiler thread does it while
         the guest runs native code, which releases the GIL)."""
-        self.ir_text, self.names, self.payload = ir_text, names, payload
+        self._ir_text, self.names, self.payload = ir_text, names, payload
         self.make_ir = make_ir
         self.compiled = None
         self.error: BaseException | None = None
         self.seconds = 0.0
+
+    @property
+    def ir_text(self) -> str:
+        if self._ir_text is None:
+            self._ir_text = self.make_ir()
+        return self._ir_text
 
 
 class BackgroundCompiler:
@@ -86,8 +92,6 @@ class BackgroundCompiler:
             self._done_event.set()
 
     def _compile(self, job: CompileJob):
-        if job.ir_text is None:
-            job.ir_text = job.make_ir()
         if self.server is None:
             return self.engine.compile(job.ir_text, job.names)
         linked = self.engine.link_cached(job.ir_text, job.names)

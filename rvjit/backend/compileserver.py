@@ -80,7 +80,8 @@ _shared: dict[int, CompileServer] = {}
 
 
 def shared(opt_level: int) -> CompileServer:
-    """The process's compile server for an optimisation level (started at its first job)."""
+    """The process's compile server for an optimisation level (started by the first background
+    compiler that uses it)."""
     if opt_level not in _shared:
         _shared[opt_level] = CompileServer(opt_level)
     return _shared[opt_level]

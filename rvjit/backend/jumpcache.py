@@ -6,10 +6,11 @@ mapping change (sfence.vma, satp) or a code write could make one wrong.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..cpu.state import JCACHE_BITS
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .translator import Translation

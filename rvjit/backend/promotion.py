@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,7 +17,6 @@ from . import threaded
 from .background import CompileJob
 from .engine import BLOCK_FN
 from .regiongen import regions_module
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .translator import Translation
@@ -102,7 +102,6 @@ class HotPromotion:
                 self.compiler.submit(job)
                 continue
             t1 = time.perf_counter()
-            job.ir_text = job.make_ir()
             job.compiled = self.hot_engine.compile(job.ir_text, job.names)
             self.stats.seconds["optimising hot"] += time.perf_counter() - t1
             installed += self._install_regions(job)

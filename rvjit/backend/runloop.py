@@ -52,11 +52,10 @@ def run_native(machine, translator, max_insns: int | None = None) -> RunStats:
             break
         translator.promote_hot()
         budget = SLICE if max_insns is None else max(1, min(SLICE, max_insns - hart.instret()))
+        st.budget = hart.slice_budget = budget
+        st.exit_reason = 0
         ran = False
         if dispatch is not None and reason != EXIT_MISS:
-            st.budget = budget
-            hart.slice_budget = budget
-            st.exit_reason = 0
             dispatch(state_ptr, None)
             # a miss with the budget untouched: nothing ran, the block is not in the jump cache
             ran = st.exit_reason != EXIT_MISS or st.budget != budget
@@ -68,9 +67,7 @@ def run_native(machine, translator, max_insns: int | None = None) -> RunStats:
                 stats.traps += 1
                 reason = EXIT_TRAP
                 continue
-            st.budget = budget
-            hart.slice_budget = budget
-            st.exit_reason = 0
+            st.exit_reason = 0                  # the dispatcher's miss
             if stats.first_insn_at is None:     # the first entry always comes this way
                 stats.first_insn_at = startup_clock()
             block.fn(state_ptr, block.data)

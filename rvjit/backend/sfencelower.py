@@ -9,10 +9,9 @@ boot is two), so leaving native code for each was about 100 k trips into Python 
 from ..cpu.csr import MSTATUS_TVM
 from ..cpu.state import (EXIT_SYS, NO_TAG, OFFSETS, SFENCE_CODE_BITS, SFENCE_QUEUE, SFENCE_SUPER_BITS, SYS_KINDS,
                          TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_FIELD)
+from ..cpu.sfence import REGION_SHIFT
 from ..cpu.trap import PRV_S
 from .llvmconst import c64
-
-_REGION_SHIFT = 9               # 4 KiB pages in a 2 MiB region
 
 
 class SfenceLowering:
@@ -34,7 +33,7 @@ class SfenceLowering:
         e(f"{code_p} = getelementptr i8, ptr {filt}, i64 {code_i}")
         e(f"{code_b} = load i8, ptr {code_p}")
         reg, reg_i, reg_o, reg_p, reg_b = t(), t(), t(), t(), t()
-        e(f"{reg} = lshr i64 {vpn}, {_REGION_SHIFT}")
+        e(f"{reg} = lshr i64 {vpn}, {REGION_SHIFT}")
         e(f"{reg_i} = and i64 {reg}, {(1 << SFENCE_SUPER_BITS) - 1}")
         e(f"{reg_o} = add i64 {reg_i}, {1 << SFENCE_CODE_BITS}")
         e(f"{reg_p} = getelementptr i8, ptr {filt}, i64 {reg_o}")

@@ -106,7 +106,7 @@ class Translator(JumpCacheMixin, HotPromotion):
         # One jump cache per privilege level: a mode switch (every syscall, every SBI call)
         # just selects another table instead of flushing and refilling one through Python.
         self.jcaches = np.zeros((4, 1 << JCACHE_BITS, JCACHE_WORDS), dtype=np.uint64)
-        self.jcaches[:, :, 0] = 1
+        self.jcaches[:, :, 0] = 1                # odd pc: never matches a real guest pc
         # every trap and return switches tables: views and addresses made once
         self._jcache_tables = [self.jcaches[p] for p in range(4)]
         self._jcache_addresses = [t.ctypes.data for t in self._jcache_tables]
@@ -114,8 +114,6 @@ class Translator(JumpCacheMixin, HotPromotion):
         # Virtual pages the U and S jump caches may hold entries for since their last flush:
         # most sfence.vma pages are data pages, and then there is nothing to search.
         self.jcache_vpages: set[int] = set()
-        self.jcache = self.jcaches[hart.state.priv]
-        self.jcache_priv = hart.state.priv
         # Slots filled since each table was last cleared: clearing just those keeps a flush
         # cheap however large the tables are (a module load flushes hundreds of times).
         self.jcache_filled: list[list[int]] = [[] for _ in range(4)]
@@ -124,8 +122,7 @@ class Translator(JumpCacheMixin, HotPromotion):
         self._dropped_records: list = []
         self._ram_bytes: memoryview | None = None   # guest RAM, for scanning code in place
         self.records = RecordArena()
-        self.jcache[:, 0] = 1                       # odd pc: never matches a real guest pc
-        hart.state.jcache = self.jcache.ctypes.data
+        self.switch_jcache(hart.state.priv)
         hart.state.fp_table = 0          # compiled when the first FP instruction is translated
         hart.mem.on_code_write = self.invalidate_page
         hart.on_flush.append(self.flush_jcache)

@@ -14,9 +14,8 @@ from .trap import GuestTrap, LOAD_ACCESS, STORE_ACCESS, INSN_ACCESS
 PAGE_SHIFT = 12
 PAGE = 1 << PAGE_SHIFT
 M64 = (1 << 64) - 1
-
-
 STORE_SLOTS_LIMIT = 1 << 16        # physical pages whose store-open TLB slots are tracked
+
 
 class MemoryPort:
     def __init__(self, hart, bus):
@@ -225,11 +224,11 @@ class MemoryPort:
     def protect_page(self, ppn: int):
         """Stop generated code from writing a physical page directly (it holds code now)."""
         if self.store_slots is not None:
-            tlb, base = self.hart.state.tlb, self.ram.base
+            words, base = self._tlb_flat(), self.ram.base
             for slot in self.store_slots.pop(ppn, ()):
-                e = tlb[slot]
-                if e.tag_write != NO_TAG and (((e.tag_write << PAGE_SHIFT) + e.addend + base) & M64) >> PAGE_SHIFT == ppn:
-                    e.tag_write = NO_TAG
+                tag_write, addend = words[slot * 4 + 1], words[slot * 4 + 2]
+                if tag_write != NO_TAG and (((tag_write << PAGE_SHIFT) + addend + base) & M64) >> PAGE_SHIFT == ppn:
+                    words[slot * 4 + 1] = NO_TAG
             return
         words = self._tlb_words()
         tag_write, addend = words[:, 1], words[:, 2]

@@ -54,6 +54,17 @@ def _access_class(access: int) -> int:
     return _WRITE if access in (ACCESS_STORE, ACCESS_AMO) else _READ    # LR reads
 
 
+def _effective_priv(access: int, priv: int, mstatus: int) -> int:
+    """The privilege an access is translated for: MPRV makes M-mode loads and stores use MPP."""
+    if access != ACCESS_FETCH and priv == PRV_M and mstatus & MSTATUS_MPRV:
+        return (mstatus & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT
+    return priv
+
+
+def _data_mode(effective_priv: int, mstatus: int) -> int:
+    return effective_priv | (4 if mstatus & MSTATUS_SUM else 0) | (8 if mstatus & MSTATUS_MXR else 0)
+
+
 _PAGE_FAULT = {_FETCH: INSN_PAGE_FAULT, _READ: LOAD_PAGE_FAULT, _WRITE: STORE_PAGE_FAULT}
 _ACCESS_FAULT = {_FETCH: INSN_ACCESS, _READ: LOAD_ACCESS, _WRITE: STORE_ACCESS}
 
@@ -154,14 +165,12 @@ class Mmu:
     # --- translation -----------------------------------------------------------------------------
     def data_mode(self) -> int:
         """What loads and stores translate under: effective privilege, SUM, MXR (4 bits)."""
-        ms = self.hart.state.mstatus
-        return self.effective_priv(0) | (4 if ms & MSTATUS_SUM else 0) | (8 if ms & MSTATUS_MXR else 0)
+        st = self.hart.state
+        return _data_mode(_effective_priv(0, st.priv, st.mstatus), st.mstatus)
 
     def effective_priv(self, access: int) -> int:
         st = self.hart.state
-        if access != ACCESS_FETCH and st.priv == PRV_M and st.mstatus & MSTATUS_MPRV:
-            return (st.mstatus & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT
-        return st.priv
+        return _effective_priv(access, st.priv, st.mstatus)
 
     def _how(self, access: int, priv: int, mstatus: int):
         """How an access translates in a given state: None (untranslated, M-mode), or (access
@@ -170,12 +179,10 @@ class Mmu:
         memo = (access, priv, mstatus & _HOW_BITS)
         how = self._hows.get(memo)
         if how is None and memo not in self._hows:
-            eff = (mstatus & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT \
-                if access != ACCESS_FETCH and priv == PRV_M and mstatus & MSTATUS_MPRV else priv
+            eff = _effective_priv(access, priv, mstatus)
             if eff != PRV_M:
                 cls = _access_class(access)
-                data = eff | (4 if mstatus & MSTATUS_SUM else 0) | (8 if mstatus & MSTATUS_MXR else 0)
-                how = (cls, eff, (cls, eff if cls == _FETCH else data))
+                how = (cls, eff, (cls, eff if cls == _FETCH else _data_mode(eff, mstatus)))
             self._hows[memo] = how
         return how
 

@@ -14,7 +14,8 @@ import numpy as np
 from .state import SFENCE_CODE_BITS, SFENCE_SUPER_BITS
 
 PAGE_SHIFT = 12
-REGION_PAGES = 512              # a 2 MiB region, the smallest superpage
+REGION_SHIFT = 9                # a 2 MiB region, the smallest superpage
+REGION_PAGES = 1 << REGION_SHIFT
 
 
 class SfenceFilter:
