@@ -46,7 +46,7 @@ if BENCH not in sys.path:
     sys.path.insert(0, BENCH)
 
 from guests.bench import build as bench_build  # noqa: E402
-from table import Row, format_table  # noqa: E402  (bench/table.py)
+from table import Row, print_report  # noqa: E402  (bench/table.py)
 
 QEMU = "qemu-system-riscv64"
 
@@ -276,14 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         row, failed = measure_guest(name, elfs[name], qemu, args.repeat, args.timeout, args.verbose)
         rows.append(row)
         failures += failed
-    print()
-    print(format_table(rows))
-    if failures:
-        print("\nfailures:")
-        for f in failures:
-            print(f"  {f}")
-        return 1
-    return 0
+    print_report(rows, failures)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import boot as boot_bench                                   # noqa: E402  (bench/boot.py)
 import compute                                              # noqa: E402  (bench/compute.py)
 from guests.linux import build as lb                        # noqa: E402
-from table import format_markdown, format_table             # noqa: E402  (bench/table.py)
+from table import print_report                              # noqa: E402  (bench/table.py)
 
 DEFAULT_IMAGES = ("debian", "payload")
 
@@ -75,15 +75,7 @@ def main(argv=None) -> int:
                                             args.verbose)
         rows.append(row)
         failures += failed
-    print()
-    print(format_table(rows))
-    if args.markdown:
-        print()
-        print(format_markdown(rows))
-    if failures:
-        print("\nfailures:")
-        for f in failures:
-            print(f"  {f}")
+    print_report(rows, failures, args.markdown)
     return 1 if failures or any(r.status == "FAIL" for r in rows) else 0
 
 

@@ -58,3 +58,16 @@ def format_markdown(rows: list[Row]) -> str:
     out = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     out += ["| " + " | ".join(cells(r)) + " |" for r in rows]
     return "\n".join(out)
+
+
+def print_report(rows: list[Row], failures: list[str], markdown: bool = False):
+    """The table (and its markdown form if asked), then any failed runs."""
+    print()
+    print(format_table(rows))
+    if markdown:
+        print()
+        print(format_markdown(rows))
+    if failures:
+        print("\nfailures:")
+        for f in failures:
+            print(f"  {f}")

@@ -18,7 +18,7 @@ import struct
 import time
 from typing import NamedTuple
 
-from ..frontend.decode import decode
+from ..frontend.decode import decode, insn_length
 from ..frontend.lift import IllegalInsn, MAX_BLOCK_INSNS, PAGE, lift_insn
 from ..ir.builder import Builder, ILLEGAL
 from ..ir.ops import MASK64, SymbolicDecision, Value
@@ -208,7 +208,7 @@ def word_info(lib: "HandlerLibrary", raw: int) -> WordInfo | None:
     lib.decoded_words += 1
     if lib.decoded_words == wordtable.LOAD_AFTER_WORDS:
         lib.known_words = wordtable.table(lib.words).words
-    length = 4 if raw & 3 == 3 else 2
+    length = insn_length(raw)
     insn = decode(raw, 0) or IllegalInsn(raw, 0, length)
     key = lib.key(insn)
     if key in lib.ends:
@@ -300,7 +300,7 @@ def decode_words(pc: int, raws) -> list:
     """The decoded instructions of a block from its words (for lifting when it is promoted)."""
     insns = []
     for raw in raws:
-        length = 4 if raw & 3 == 3 else 2
+        length = insn_length(raw)
         insns.append(decode(raw, pc) or IllegalInsn(raw, pc, length))
         pc = (pc + length) & MASK64
     return insns
