@@ -4,6 +4,7 @@ Each trip into native code runs chained blocks until the instruction budget runs
 missing, or something needs Python (a trap, mret/wfi/sfence, a device asking to stop).
 """
 import ctypes
+import gc
 import time
 
 from ..stats import startup_clock
@@ -17,6 +18,11 @@ SLICE = 1 << 20          # instructions per trip into native code before devices
 # cost more than the trips themselves; half a millisecond is nothing to a guest's timer (Linux
 # ticks every 4 ms) or to a human.
 POLL_INTERVAL_NS = 500_000
+# A boot keeps ~100 k translations alive, and each full collection walks them all (half a
+# second a Linux boot): while guest code runs, young objects are collected as usual but a full
+# collection waits for many more of them (freed translations have no cycles: reference counting
+# frees them).
+RUN_GC_THRESHOLDS = (2000, 10, 1000)
 
 
 class RunStats:
@@ -29,6 +35,15 @@ class RunStats:
 
 
 def run_native(machine, translator, max_insns: int | None = None) -> RunStats:
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*RUN_GC_THRESHOLDS)
+    try:
+        return _run_native(machine, translator, max_insns)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def _run_native(machine, translator, max_insns: int | None) -> RunStats:
     hart = machine.hart
     st = hart.state
     state_ptr = ctypes.addressof(st)
@@ -46,11 +61,12 @@ def run_native(machine, translator, max_insns: int | None = None) -> RunStats:
             next_poll = now + POLL_INTERVAL_NS
             if machine.exit_code is not None:
                 break
+            # hot code found, or optimised regions ready: looked for as often as devices
+            translator.promote_hot()
         if st.irq_pending and hart.take_pending_interrupt():    # irq_pending: mip & mie
             stats.traps += 1
         if max_insns is not None and hart.instret() >= max_insns:
             break
-        translator.promote_hot()
         budget = SLICE if max_insns is None else max(1, min(SLICE, max_insns - hart.instret()))
         st.budget = hart.slice_budget = budget
         st.exit_reason = 0

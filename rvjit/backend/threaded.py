@@ -102,7 +102,6 @@ class HandlerLibrary:
         self.words: dict = {}              # instruction word -> WordInfo (None: no handler)
         self.known_words: dict = {}        # what earlier runs learnt (rvjit.backend.wordtable)
         self.decoded_words = 0
-        self.templates: dict = {}          # instruction word -> its records' bytes (threaded.write_records)
         self.compiled_handlers = 0
         self.compile_seconds = 0.0
         t0 = time.perf_counter()
@@ -222,37 +221,6 @@ def word_info(lib: "HandlerLibrary", raw: int) -> WordInfo | None:
     return info
 
 
-class ScannedBlock(NamedTuple):
-    raws: list                    # instruction words
-    infos: list                   # their WordInfos
-    size: int                     # bytes
-    complete: bool                # False: ended early, the next instruction's bytes are missing
-
-
-def scan_words(lib: "HandlerLibrary", code, start: int, page_end: int, avail_end: int) -> ScannedBlock | None:
-    """The instruction words of the block starting at code[start], ending it where lift_block
-    would: after a control transfer or block-ending instruction, at MAX_BLOCK_INSNS, or on
-    reaching page_end (a 4-byte instruction may straddle it if code has bytes up to avail_end).
-    None if an instruction has no handler."""
-    raws, infos, memo, cur = [], [], lib.words, start
-    while True:
-        if cur + 2 > avail_end:
-            return ScannedBlock(raws, infos, cur - start, False)
-        raw = code[cur] | code[cur + 1] << 8
-        if raw & 3 == 3:
-            if cur + 4 > avail_end:
-                return ScannedBlock(raws, infos, cur - start, False)
-            raw |= (code[cur + 2] | code[cur + 3] << 8) << 16
-        info = memo.get(raw) or word_info(lib, raw)
-        if info is None:
-            return None
-        raws.append(raw)
-        infos.append(info)
-        cur += info.length
-        if info.end is not None or len(raws) >= MAX_BLOCK_INSNS or cur >= page_end:
-            return ScannedBlock(raws, infos, cur - start, True)
-
-
 def fetch_window(mem, pc: int) -> bytes:
     """Instruction bytes from pc to the end of its page plus the next page's first halfword,
     up to the first that cannot be fetched (code outside RAM, or a page-crossing block)."""
@@ -280,20 +248,22 @@ def lift_insns(insns) -> Builder:
     return b
 
 
-def write_records(lib: HandlerLibrary, pc: int, block: ScannedBlock, counter: int, buf, base: int):
-    """Write a scanned block's header and records (its handlers compiled) at buf[base:]: each
-    word's record template, made once per word (the executor places them at first run)."""
-    templates, addresses = lib.templates, lib.addresses
-    parts = [_HEADER.pack(len(block.raws), counter, pc, 0)]
-    for raw, info in zip(block.raws, block.infos):
-        t = templates.get(raw)
-        if t is None:
-            t = _WORD.pack(addresses[info.key], info.imm, raw) + info.tail
-            if len(templates) < WORD_MEMO_LIMIT:
-                templates[raw] = t
-        parts.append(t)
-    data = b"".join(parts)
-    buf[base:base + len(data)] = data
+def record_template(lib: HandlerLibrary, raw: int, info: WordInfo) -> bytes:
+    """The 64 bytes every record of this word starts as (its handler compiled): pc, next_pc
+    and k are filled in by the executor when it first runs the block."""
+    return _WORD.pack(lib.addresses[info.key], info.imm, raw) + info.tail
+
+
+def words_of(code: bytes) -> list[int]:
+    """The instruction words in a block's bytes."""
+    words, cur = [], 0
+    while cur + 2 <= len(code):
+        raw = code[cur] | code[cur + 1] << 8
+        if raw & 3 == 3:
+            raw |= (code[cur + 2] | code[cur + 3] << 8) << 16
+        words.append(raw)
+        cur += insn_length(raw)
+    return words
 
 
 def decode_words(pc: int, raws) -> list:

@@ -17,7 +17,8 @@ from .engine import BLOCK_FN, Engine
 from .fptable import fp_table
 from .llvmgen import first_tier_module
 from .memruntime import memory_runtime_module
-from . import threaded
+from . import blockscan, threaded
+from .handlergen import RECORD
 from . import compileserver
 from .background import BackgroundCompiler
 from .jumpcache import JumpCacheMixin
@@ -47,9 +48,13 @@ class Translation:
     data: int = 0                 # threaded block: address of its header and records
     records: tuple | None = None  # ... and their RecordArena slot
     insns: list | None = None     # the decoded instructions (threaded: decoded when needed)
-    words: list = field(default_factory=list)   # threaded: the block's instruction words
+    code: bytes = b""             # threaded: the block's instruction bytes
     region: tuple = ()            # optimised: guest pcs of the blocks compiled into its function
     compiling: bool = False       # part of a region being optimised in the background
+
+    @property
+    def words(self) -> list[int]:
+        return threaded.words_of(self.code)
 
     def decoded(self) -> list:
         if self.insns is None:
@@ -110,6 +115,7 @@ class Translator(JumpCacheMixin, HotPromotion):
         # every trap and return switches tables: views and addresses made once
         self._jcache_tables = [self.jcaches[p] for p in range(4)]
         self._jcache_addresses = [t.ctypes.data for t in self._jcache_tables]
+        self._jcache_words = [memoryview(t.reshape(-1)) for t in self._jcache_tables]
         self.stale_jcaches: set[int] = set()
         # Virtual pages the U and S jump caches may hold entries for since their last flush:
         # most sfence.vma pages are data pages, and then there is nothing to search.
@@ -122,6 +128,8 @@ class Translator(JumpCacheMixin, HotPromotion):
         self._dropped_records: list = []
         self._ram_bytes: memoryview | None = None   # guest RAM, for scanning code in place
         self.records = RecordArena()
+        self.scanner = blockscan.scanner_for(self.library) if self.library is not None else None
+        self._window = np.zeros(PAGE + 2, dtype=np.uint8)    # fetched code for the scanner
         self.switch_jcache(hart.state.priv)
         hart.state.fp_table = 0          # compiled when the first FP instruction is translated
         hart.mem.on_code_write = self.invalidate_page
@@ -149,9 +157,13 @@ class Translator(JumpCacheMixin, HotPromotion):
         page (one LLVM module for all: compiling in batches is much cheaper per block)."""
         t0 = time.perf_counter()
         if self.library is not None:
-            scanned = self._scan_threaded(pc, paddr)
+            counter = self._next_counter()
+            handler_seconds = self.library.compile_seconds
+            scanned = self._scan_threaded(pc, paddr, MAX_COUNTERS if counter is None else counter)
             if scanned is not None:
-                return self._translate_threaded(pc, paddr, scanned, t0)
+                compiling = self.library.compile_seconds - handler_seconds   # handlers met first here
+                self.stats.seconds["handler-compile"] += compiling
+                return self._translate_threaded(pc, paddr, *scanned, counter, t0 + compiling)
         found = self._discover(pc, paddr)
         t1 = time.perf_counter()
         self.stats.seconds["decode+lift"] += t1 - t0
@@ -169,21 +181,27 @@ class Translator(JumpCacheMixin, HotPromotion):
         self.hart.state.fp_table = fp_table(self.hot_engine or self.engine)
         self.stats.seconds["fp runtime"] += time.perf_counter() - t0
 
-    def _scan_threaded(self, pc: int, paddr: int):
-        """The block at pc with each instruction's handler, or None if one has none."""
-        lib, ram = self.library, self.hart.mem.ram
+    def _scan_threaded(self, pc: int, paddr: int, counter: int):
+        """Scan the block at pc into the scanner's buffer: (blockscan.Scan, the block's bytes),
+        or None if an instruction has no handler."""
+        scanner, ram = self.scanner, self.hart.mem.ram
         page_paddr = paddr & ~(PAGE - 1)
         if ram.contains(page_paddr, PAGE):          # the usual case: straight from guest RAM
-            if self._ram_bytes is None or self._ram_bytes.obj is not ram.buf:
-                self._ram_bytes = memoryview(ram.buf)
             page_end = page_paddr - ram.base + PAGE
-            scanned = threaded.scan_words(lib, self._ram_bytes, paddr - ram.base, page_end, page_end)
-            if scanned is None or scanned.complete:
-                return scanned
+            start = paddr - ram.base
+            scan = scanner.scan(ram.host_address, start, page_end, page_end, pc, counter)
+            if scan is None:
+                return None
+            if scan.complete:
+                if self._ram_bytes is None or self._ram_bytes.obj is not ram.buf:
+                    self._ram_bytes = memoryview(ram.buf)
+                return scan, bytes(self._ram_bytes[start:start + scan.size])
         # code outside RAM, or a last instruction crossing into the next page
         code = threaded.fetch_window(self.hart.mem, pc)
-        scanned = threaded.scan_words(lib, code, 0, PAGE - (pc & (PAGE - 1)), len(code))
-        return scanned if scanned and scanned.raws else None
+        window = self._window
+        window[:len(code)] = np.frombuffer(code, dtype=np.uint8)
+        scan = scanner.scan(window.ctypes.data, 0, PAGE - (pc & (PAGE - 1)), len(code), pc, counter)
+        return (scan, code[:scan.size]) if scan and scan.count else None
 
     def _discover(self, pc: int, paddr: int) -> list:
         """The block at pc and blocks it statically leads to, lifted to IR: [(pc, paddr, block)]."""
@@ -213,26 +231,23 @@ class Translator(JumpCacheMixin, HotPromotion):
             return len(self.counter_owner) + pending
         return None
 
-    def _translate_threaded(self, pc: int, paddr: int, scanned, t0: float) -> Translation:
-        """A threaded translation: records naming compiled handlers."""
-        s, lib = self.stats.seconds, self.library
+    def _translate_threaded(self, pc: int, paddr: int, scan, code: bytes, counter, t0: float) -> Translation:
+        """A threaded translation: the scanner's header and records, naming compiled handlers."""
+        s = self.stats.seconds
         t1 = time.perf_counter()
         s["decode+lift"] += t1 - t0
-        if not self.hart.state.fp_table and any(info.fp for info in scanned.infos):
+        if not self.hart.state.fp_table and scan.uses_fp:
             self._load_fp_runtime()
-            t1 = time.perf_counter()
-        lib.compile_pending()           # handlers seen for the first time
         t2 = time.perf_counter()
-        counter = self._next_counter()
-        count = len(scanned.raws)
+        count = scan.count
+        size = (count + 1) * RECORD.itemsize
         buf, offset, address, handle = self.records.alloc(count + 1)
-        threaded.write_records(lib, pc, scanned, MAX_COUNTERS if counter is None else counter, buf, offset)
-        t = self._add(pc, paddr, scanned.size, count, None, "threaded", lib.executor, counter,
+        buf[offset:offset + size] = self.scanner.out_view[:size]
+        t = self._add(pc, paddr, scan.size, count, None, "threaded", self.library.executor, counter,
                       fn=self._executor_fn)
-        t.insns, t.words, t.data, t.records = None, scanned.raws, address, handle
+        t.insns, t.code, t.data, t.records = None, code, address, handle
         t3 = time.perf_counter()
         s["threading"] += t3 - t2
-        s["handler-compile"] += t2 - t1
         self.stats.threaded_blocks += 1
         t.compile_seconds = t3 - t1
         return t

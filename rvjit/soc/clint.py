@@ -49,7 +49,12 @@ class Clint(Device):
         if MTIMECMP <= offset < MTIMECMP + 8:
             return (self.mtimecmp >> (8 * (offset - MTIMECMP))) & ((1 << (8 * size)) - 1)
         if MTIME <= offset < MTIME + 8:
-            return (self.mtime() >> (8 * (offset - MTIME))) & ((1 << (8 * size)) - 1)
+            now = self.mtime()
+            if now >= self.mtimecmp and not self.hart.irq_lines >> IRQ_MTI & 1:
+                # a guest spinning on mtime sees its timer fire now, not at the next device poll
+                self.update()
+                self.hart.request_stop()
+            return (now >> (8 * (offset - MTIME))) & ((1 << (8 * size)) - 1)
         return 0
 
     def write(self, offset, size, value):

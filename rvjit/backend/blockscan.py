@@ -1,0 +1,319 @@
+"""The threaded tier's block scanner, in native code.
+
+Translating a block for the threaded tier is reading its instruction words and laying down one
+record per word. Every distinct word's record template (its handler, operands, length, whether
+it ends a block) is worked out once in Python (threaded.word_info) and put in a hash table that
+a small native function reads: it walks the block's bytes in guest RAM, finds each word in the
+table, copies the word's template into the block's records and stops where a block ends (after
+a control transfer or a CSR access, at MAX_BLOCK_INSNS, at the end of the page). Only a word the
+table lacks comes back to Python, once. In Python this walk cost ~15 us a block, a third of
+translating one; natively it costs well under a microsecond.
+
+Table entry (ENTRY_BYTES): u64 key (word | 1 << 32; 0: empty), u64 meta (length in bits 0-7,
+END, USES_FP, NO_HANDLER flags), then the word's 64-byte record template.
+"""
+from __future__ import annotations
+
+import ctypes
+import struct
+from typing import NamedTuple
+
+import numpy as np
+
+from ..frontend.lift import MAX_BLOCK_INSNS
+from . import threaded
+from .handlergen import RECORD, HEADER_COUNT, HEADER_COUNTER, HEADER_PC, HEADER_PLACED
+
+SCAN_FN = "rvjit_scan_block"
+ENTRY = np.dtype([("key", "<u8"), ("meta", "<u8"), ("record", RECORD)])
+ENTRY_BYTES = ENTRY.itemsize
+END, USES_FP, NO_HANDLER = 1 << 8, 1 << 9, 1 << 10
+PRESENT = 1 << 32
+_ENTRY_HEAD = struct.Struct("<QQ")
+HASH_MULTIPLIER = 0x9E3779B97F4A7C15
+HASH_SHIFT = 40
+INITIAL_SLOTS = 1 << 12
+MAX_SLOTS = 1 << 20          # ~80 MiB: past half of it the table starts again from empty
+
+# Parameter block shared with the native function (i64 each): inputs, then results.
+P_CODE, P_START, P_PAGE_END, P_AVAIL_END, P_TABLE, P_MASK, P_OUT, P_PC, P_COUNTER = range(9)
+R_STATUS, R_COUNT, R_SIZE, R_WORD, R_FP = range(9, 14)
+PARAMS = 14
+# Scan results
+COMPLETE, INCOMPLETE, UNKNOWN_WORD, NO_HANDLER_WORD = range(4)
+
+
+def scanner_ir() -> str:
+    """void @rvjit_scan_block(ptr %p): scan the block at code[start] (see the module docstring);
+    writes the header and records to out, the results to p[R_*]."""
+    rec = RECORD.itemsize
+
+    def param(i, name, ty="i64"):
+        return (f"  %{name}.p = getelementptr i64, ptr %p, i64 {i}\n"
+                f"  %{name} = load {ty}, ptr %{name}.p\n")
+
+    def result(i, value, tag):
+        return (f"  %r{tag}.{i} = getelementptr i64, ptr %p, i64 {i}\n"
+                f"  store i64 {value}, ptr %r{tag}.{i}\n")
+
+    def leave(tag, status, count, size, word, fp):
+        return (f"{tag}:\n" + result(R_STATUS, status, tag) + result(R_COUNT, count, tag)
+                + result(R_SIZE, size, tag) + result(R_WORD, word, tag) + result(R_FP, fp, tag)
+                + "  ret void\n")
+
+    def header(tag, count):
+        return "".join(f"  %h{tag}.{off} = getelementptr i8, ptr %out, i64 {off}\n"
+                       f"  store i64 {v}, ptr %h{tag}.{off}\n"
+                       for off, v in ((HEADER_COUNT, count), (HEADER_COUNTER, "%counter"),
+                                      (HEADER_PC, "%pc"), (HEADER_PLACED, 0)))
+
+    return f"""declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)
+
+define void @{SCAN_FN}(ptr noalias %p) nounwind {{
+entry:
+{param(P_CODE, "code", "ptr")}{param(P_START, "start")}{param(P_PAGE_END, "page_end")}{param(P_AVAIL_END, "avail")}\
+{param(P_TABLE, "table", "ptr")}{param(P_MASK, "mask")}{param(P_OUT, "out", "ptr")}{param(P_PC, "pc")}\
+{param(P_COUNTER, "counter")}  br label %loop
+loop:
+  %cur = phi i64 [%start, %entry], [%cur1, %more]
+  %n = phi i64 [0, %entry], [%n1, %more]
+  %fps = phi i64 [0, %entry], [%fps1, %more]
+  %end2 = add i64 %cur, 2
+  %short2 = icmp ugt i64 %end2, %avail
+  br i1 %short2, label %incomplete, label %half
+half:
+  %a = getelementptr i8, ptr %code, i64 %cur
+  %lo16 = load i16, ptr %a, align 1
+  %lo = zext i16 %lo16 to i64
+  %quad = and i64 %lo, 3
+  %wide = icmp eq i64 %quad, 3
+  br i1 %wide, label %upper, label %find
+upper:
+  %end4 = add i64 %cur, 4
+  %short4 = icmp ugt i64 %end4, %avail
+  br i1 %short4, label %incomplete, label %upper2
+upper2:
+  %a2 = getelementptr i8, ptr %a, i64 2
+  %hi16 = load i16, ptr %a2, align 1
+  %hi = zext i16 %hi16 to i64
+  %hish = shl i64 %hi, 16
+  %w4 = or i64 %lo, %hish
+  br label %find
+find:
+  %word = phi i64 [%lo, %half], [%w4, %upper2]
+  %want = or i64 %word, {PRESENT}
+  %mul = mul i64 %word, {HASH_MULTIPLIER - (1 << 64)}
+  %hsh = lshr i64 %mul, {HASH_SHIFT}
+  %slot0 = and i64 %hsh, %mask
+  br label %probe
+probe:
+  %slot = phi i64 [%slot0, %find], [%slotn, %next_slot]
+  %eoff = mul i64 %slot, {ENTRY_BYTES}
+  %ep = getelementptr i8, ptr %table, i64 %eoff
+  %key = load i64, ptr %ep
+  %hit = icmp eq i64 %key, %want
+  br i1 %hit, label %found, label %miss, !prof !{{!"branch_weights", i32 100, i32 1}}
+miss:
+  %empty = icmp eq i64 %key, 0
+  br i1 %empty, label %unknown, label %next_slot
+next_slot:
+  %slot1 = add i64 %slot, 1
+  %slotn = and i64 %slot1, %mask
+  br label %probe
+found:
+  %mp = getelementptr i8, ptr %ep, i64 8
+  %meta = load i64, ptr %mp
+  %noh = and i64 %meta, {NO_HANDLER}
+  %nohb = icmp ne i64 %noh, 0
+  br i1 %nohb, label %no_handler, label %copy
+copy:
+  %n1 = add i64 %n, 1
+  %roff = mul i64 %n1, {rec}
+  %dst = getelementptr i8, ptr %out, i64 %roff
+  %src = getelementptr i8, ptr %ep, i64 16
+  call void @llvm.memcpy.p0.p0.i64(ptr align 8 %dst, ptr align 8 %src, i64 {rec}, i1 false)
+  %len = and i64 %meta, 255
+  %cur1 = add i64 %cur, %len
+  %fpb = and i64 %meta, {USES_FP}
+  %fps1 = or i64 %fps, %fpb
+  %endb = and i64 %meta, {END}
+  %ends = icmp ne i64 %endb, 0
+  %full = icmp uge i64 %n1, {MAX_BLOCK_INSNS}
+  %at_page = icmp uge i64 %cur1, %page_end
+  %stop1 = or i1 %ends, %full
+  %stop = or i1 %stop1, %at_page
+  br i1 %stop, label %complete_hdr, label %more
+more:
+  br label %loop
+complete_hdr:
+  %size_c = sub i64 %cur1, %start
+{header("c", "%n1")}  br label %complete
+incomplete:
+  %size_i = sub i64 %cur, %start
+{header("i", "%n")}  br label %incomplete_out
+{leave("complete", COMPLETE, "%n1", "%size_c", 0, "%fps1")}\
+{leave("incomplete_out", INCOMPLETE, "%n", "%size_i", 0, "%fps")}\
+{leave("unknown", UNKNOWN_WORD, "%n", 0, "%word", "%fps")}\
+{leave("no_handler", NO_HANDLER_WORD, "%n", 0, "%word", "%fps")}}}
+"""
+
+
+class Scan(NamedTuple):
+    count: int                    # instructions
+    size: int                     # bytes
+    complete: bool                # False: ended early, the next instruction's bytes are missing
+    uses_fp: bool
+
+
+class BlockScanner:
+    """The native scanner and its table of word templates, for one HandlerLibrary."""
+
+    def __init__(self, lib: threaded.HandlerLibrary):
+        self.lib = lib
+        compiled = lib.engine.compile(scanner_ir(), [SCAN_FN])
+        self._scan = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(compiled.addresses[SCAN_FN])
+        # a ctypes array: item assignment costs a fifth of a numpy array's
+        self.params = (ctypes.c_uint64 * PARAMS)()
+        self._params_address = ctypes.addressof(self.params)
+        # records of the block being scanned (header first); the translator copies them out
+        self.out = np.zeros((MAX_BLOCK_INSNS + 1) * RECORD.itemsize, dtype=np.uint8)
+        self.out_view = memoryview(self.out)
+        self.params[P_OUT] = self.out.ctypes.data
+        self._adopted: dict = {}         # the library's known words, once put in the table
+        self._make_table(INITIAL_SLOTS)
+
+    def _make_table(self, slots: int):
+        self.table = np.zeros(slots, dtype=ENTRY)
+        self.mask = slots - 1
+        self.params[P_TABLE] = self.table.ctypes.data
+        self.params[P_MASK] = self.mask
+        self.words: set[int] = set()     # words in the table
+        self._occupied = bytearray(slots)    # slot in use (probing one word from Python)
+        self._table_bytes = memoryview(self.table.view(np.uint8))
+
+    def _slot(self, word: int) -> int:
+        return ((word * HASH_MULTIPLIER) & ((1 << 64) - 1)) >> HASH_SHIFT & self.mask
+
+    def _home(self, words: np.ndarray) -> np.ndarray:
+        return (words * np.uint64(HASH_MULTIPLIER)) >> np.uint64(HASH_SHIFT) & np.uint64(self.mask)
+
+    def _place(self, entries: np.ndarray):
+        """Insert entries (ENTRY records of words not in the table) by linear probing, all at
+        once: each takes the first free slot from its home slot, as one by one would."""
+        if 2 * (len(self.words) + len(entries)) > self.mask + 1:
+            self._grow(len(entries))
+            entries = entries[:(self.mask + 1) // 2 - len(self.words)]     # what the bound leaves room for
+        words = entries["key"] & np.uint64(PRESENT - 1)
+        position = self._home(words)
+        occupied = np.frombuffer(self._occupied, dtype=np.bool_)
+        pending = np.arange(len(entries))
+        while pending.size:
+            wanted = position[pending]
+            free = ~occupied[wanted]
+            slots, first = np.unique(wanted[free], return_index=True)    # first comer wins
+            winners = pending[free][first]
+            self.table[slots] = entries[winners]
+            occupied[slots] = True
+            losers = np.setdiff1d(pending, winners, assume_unique=True)
+            position[losers] = (position[losers] + np.uint64(1)) & np.uint64(self.mask)
+            pending = losers
+        self.words.update(words.tolist())
+
+    def _grow(self, more: int):
+        slots = self.mask + 1
+        while 2 * (len(self.words) + more) > slots:
+            slots *= 2
+        if slots > MAX_SLOTS:            # past the bound: start again (words are re-learnt)
+            self._make_table(self.mask + 1)
+            return
+        old = self.table[self.table["key"] != 0]
+        self._make_table(slots)
+        self._place(old)
+
+    def _entries(self, words, infos) -> np.ndarray:
+        """Table entries for words with their WordInfo fields (handlers compiled)."""
+        entries = np.zeros(len(words), dtype=ENTRY)
+        if not len(words):
+            return entries
+        entries["key"] = np.array(words, dtype=np.uint64) | np.uint64(PRESENT)
+        entries["meta"] = [length | (END if end is not None else 0) | (USES_FP if fp else 0)
+                           for _, length, end, _, _, fp in infos]
+        records = np.zeros(len(words), dtype=RECORD)
+        records["handler"] = [self.lib.addresses[info[0]] for info in infos]
+        records["imm"] = [info[4] for info in infos]
+        records["raw"] = words
+        tails = np.frombuffer(b"".join(info[3] for info in infos), dtype=np.uint8).reshape(len(words), -1)
+        records.view(np.uint8).reshape(len(words), -1)[:, RECORD.itemsize - tails.shape[1]:] = tails
+        entries["record"] = records
+        return entries
+
+    def learn(self, word: int):
+        """Put a word the table lacks in it (its handler compiled first); and once the library
+        has read the words earlier runs learnt (backend.wordtable), all of those too."""
+        info = threaded.word_info(self.lib, word)
+        if self.lib.known_words is not self._adopted:
+            self._adopt(self.lib.known_words)
+        if word in self.words:
+            return
+        if info is None:
+            self._put(word, NO_HANDLER, bytes(RECORD.itemsize))
+            return
+        self.lib.compile_pending()
+        meta = info.length | (END if info.end is not None else 0) | (USES_FP if info.fp else 0)
+        self._put(word, meta, threaded.record_template(self.lib, word, info))
+
+    def _put(self, word: int, meta: int, template: bytes):
+        """Insert one word (the common case once running: probing in Python is cheaper than
+        the vectorised _place for a single entry)."""
+        if 2 * (len(self.words) + 1) > self.mask + 1:
+            self._grow(1)
+        slot, occupied = self._slot(word), self._occupied
+        while occupied[slot]:
+            slot = (slot + 1) & self.mask
+        occupied[slot] = 1
+        self._table_bytes[slot * ENTRY_BYTES:(slot + 1) * ENTRY_BYTES] = _ENTRY_HEAD.pack(word | PRESENT, meta) + template
+        self.words.add(word)
+
+    def _adopt(self, known: dict):
+        """Every word earlier runs learnt whose handler covers a whole definition (their
+        handlers compiled in one go); words with handlers of their own are learnt when met."""
+        self._adopted = known
+        lib, missing = self.lib, {}
+        for raw, info in known.items():
+            if isinstance(info[0], str) and info[0] not in lib.addresses:
+                missing.setdefault(info[0], raw)
+        for raw in missing.values():
+            threaded.word_info(lib, raw)          # lifts the definition's handler
+        lib.compile_pending()
+        chosen = [(raw, info) for raw, info in known.items()
+                  if isinstance(info[0], str) and lib.addresses.get(info[0], threaded.UNSUPPORTED)
+                  and raw not in self.words]
+        self._place(self._entries([raw for raw, _ in chosen], [info for _, info in chosen]))
+
+    def scan(self, code_address: int, start: int, page_end: int, avail_end: int, pc: int,
+             counter: int) -> Scan | None:
+        """Scan the block at code_address + start into self.out (header, then records); None
+        if one of its instructions has no handler (it is compiled instead)."""
+        p = self.params
+        p[P_CODE], p[P_START], p[P_PAGE_END], p[P_AVAIL_END] = code_address, start, page_end, avail_end
+        p[P_PC], p[P_COUNTER] = pc, counter
+        while True:
+            self._scan(self._params_address)
+            status, count, size, word, fp = p[R_STATUS:R_FP + 1]
+            if status == UNKNOWN_WORD:
+                self.learn(word)
+                continue
+            if status == NO_HANDLER_WORD:
+                return None
+            return Scan(count, size, status == COMPLETE, fp != 0)
+
+
+_scanners: dict[int, BlockScanner] = {}
+
+
+def scanner_for(lib: threaded.HandlerLibrary) -> BlockScanner:
+    """The scanner of a handler library (its table holds the library's handler addresses)."""
+    scanner = _scanners.get(id(lib))
+    if scanner is None or scanner.lib is not lib:
+        scanner = _scanners[id(lib)] = BlockScanner(lib)
+    return scanner
