@@ -129,3 +129,13 @@ def test_size_parsing():
     for bad in ("", "M", "-5M", "0", "1.5G", "lots"):
         with pytest.raises(ValueError):
             parse_size(bad)
+
+
+def test_caches_of_one_process_count_their_directory_once(tmp_path, monkeypatch):
+    counts = []
+    real = ObjectCache._entries
+    monkeypatch.setattr(ObjectCache, "_entries", lambda self: counts.append(1) or real(self))
+    caches = [ObjectCache(str(tmp_path), f"engine {i}", limit=10 ** 9) for i in range(4)]
+    for cache in caches:
+        cache.store(cache.key("m"), b"z" * 1000)
+    assert len(counts) == 1

@@ -58,6 +58,16 @@ def default_directory() -> str | None:
     return os.path.join(base, "rvjit", "objects")
 
 
+class _DirectoryUsage:
+    def __init__(self):
+        self.counted = False            # counted since this process started
+        self.size = 0                   # bytes of objects, as last counted plus stored since
+        self.stored_since_count = 0
+
+
+_usage: dict[str, _DirectoryUsage] = {}
+
+
 class ObjectCache:
     def __init__(self, directory: str, signature: str, limit: int | None = None):
         """signature: what else the objects depend on (LLVM version, CPU, options)."""
@@ -65,8 +75,9 @@ class ObjectCache:
         self.signature = signature.encode()
         self.limit = size_limit() if limit is None else limit
         self.hits = self.misses = self.rejected = self.evicted = 0
-        self._stored_since_count = self.limit      # count the directory at the first store
-        self._size = 0
+        # Every engine of a process has a cache on the same directory: they share one count
+        # of it (counting a full directory stats tens of thousands of files, ~0.5 s).
+        self._usage = _usage.setdefault(directory, _DirectoryUsage())
 
     def key(self, ir_text: str) -> str:
         h = hashlib.sha256(self.signature)
@@ -110,13 +121,15 @@ class ObjectCache:
             os.replace(tmp, path)
         except OSError:
             return          # a cache that cannot be written only costs speed
-        self._size += len(payload) + len(MAGIC) + DIGEST
-        self._stored_since_count += len(payload)
+        usage = self._usage
+        usage.size += len(payload) + len(MAGIC) + DIGEST
+        usage.stored_since_count += len(payload)
         # Other processes fill the directory too: count it again after every tenth of the bound
-        # stored here, and whenever this process's own count says it is over.
-        if self._size > self.limit or self._stored_since_count >= self.limit // 10:
-            self._size = self._trim()
-            self._stored_since_count = 0
+        # stored by this process, and whenever this process's own count says it is over.
+        if not usage.counted or usage.size > self.limit or usage.stored_since_count >= self.limit // 10:
+            usage.size = self._trim()
+            usage.stored_since_count = 0
+            usage.counted = True
 
     def _entries(self) -> list[tuple[float, int, str]]:
         """(last use, size, path) of every object file in the directory."""
