@@ -6,7 +6,7 @@ privilege change could make an entry wrong, and when code pages are written.
 """
 import ctypes
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -44,7 +44,6 @@ class Translation:
     tier: int = 0
     counter: int | None = None
     compile_seconds: float = 0.0
-    stage_seconds: dict = field(default_factory=dict)
     data: int = 0                 # threaded block: address of its header and records
     records: tuple | None = None  # ... and their RecordArena slot
     insns: list | None = None     # the decoded instructions (threaded: decoded when needed)
@@ -266,22 +265,19 @@ class Translator(JumpCacheMixin, HotPromotion):
         t3 = time.perf_counter()
         s["llvm-ir"] += t2 - t1
         s["llvm-compile"] += t3 - t2
-        stage = {"llvm-ir": t2 - t1, "llvm-compile": t3 - t2}
         done = {}
         for (start, bpaddr, block), (name, _, counter) in zip(lifted, entries):
             last = block.insns[-1]
             done[start] = self._add(start, bpaddr, last.pc + last.length - start, len(block.insns), block, name,
-                                    cm.addresses[name], counter, (t3 - t1) / len(lifted), stage)
+                                    cm.addresses[name], counter, (t3 - t1) / len(lifted))
             done[start].insns = block.insns
         return done
 
-    def _add(self, pc, paddr, size, count, block, name, address, counter, seconds=0.0, stage=None,
-             fn=None) -> Translation:
+    def _add(self, pc, paddr, size, count, block, name, address, counter, seconds=0.0, fn=None) -> Translation:
         """Record a translation of `count` instructions in [pc, pc + size)."""
         ranges = self._code_ranges(pc, paddr, size)
         pages = tuple(p >> PAGE_SHIFT for p, _ in ranges)
-        t = Translation(pc, paddr, block, name, "", address, fn or BLOCK_FN(address), pages, 0, counter,
-                        seconds, stage or {})
+        t = Translation(pc, paddr, block, name, "", address, fn or BLOCK_FN(address), pages, 0, counter, seconds)
         if counter is not None:
             self.counter_owner.append(t)
             self.counter_lengths[counter] = count
