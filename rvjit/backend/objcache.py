@@ -19,6 +19,7 @@ file's modification time) until it is under three quarters of it. Every process 
 directory itself, so several of them sharing it keep to the bound together; one that loses a
 file to another's eviction just compiles again.
 """
+import functools
 import hashlib
 import os
 import tempfile
@@ -48,6 +49,21 @@ def parse_size(text: str) -> int:
     return value * scale
 
 
+@functools.cache
+def source_signature() -> str:
+    """A hash of every source file of rvjit (a few milliseconds, once): what is kept between
+    runs that depends on rvjit's own code (not only on the LLVM IR) is keyed by it."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    h = hashlib.sha256()
+    for folder, dirs, files in sorted(os.walk(root)):
+        dirs.sort()
+        for name in sorted(f for f in files if f.endswith(".py")):
+            h.update(name.encode())
+            with open(os.path.join(folder, name), "rb") as f:
+                h.update(f.read())
+    return h.hexdigest()
+
+
 def default_directory() -> str | None:
     if os.environ.get("RVJIT_NO_CACHE"):
         return None
@@ -74,12 +90,12 @@ class ObjectCache:
         h.update(ir_text.encode())
         return h.hexdigest()
 
-    def _path(self, key: str) -> str:
+    def path(self, key: str) -> str:
         return os.path.join(self.directory, key[:2], key + ".o")
 
     def load(self, key: str) -> bytes | None:
         try:
-            with open(self._path(key), "rb") as f:
+            with open(self.path(key), "rb") as f:
                 blob = f.read()
         except OSError:
             self.misses += 1
@@ -89,19 +105,21 @@ class ObjectCache:
             self.rejected += 1
             self.misses += 1
             try:
-                os.unlink(self._path(key))
+                os.unlink(self.path(key))
             except OSError:
                 pass
             return None
         self.hits += 1
         try:
-            os.utime(self._path(key))       # recently used: evicted last
+            os.utime(self.path(key))       # recently used: evicted last
         except OSError:
             pass
         return payload
 
-    def store(self, key: str, payload: bytes):
-        path = self._path(key)
+    def store(self, key: str, payload: bytes, trim: bool = True):
+        """trim=False: leave counting the directory to the next store that does (a small file
+        written at exit need not pay for a scan of tens of thousands of files)."""
+        path = self.path(key)
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
@@ -112,6 +130,8 @@ class ObjectCache:
             return          # a cache that cannot be written only costs speed
         self._size += len(payload) + len(MAGIC) + DIGEST
         self._stored_since_count += len(payload)
+        if not trim:
+            return
         # Other processes fill the directory too: count it again after every tenth of the bound
         # stored here, and whenever this process's own count says it is over.
         if self._size > self.limit or self._stored_since_count >= self.limit // 10:
