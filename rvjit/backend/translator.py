@@ -20,6 +20,7 @@ from .memruntime import memory_runtime_module
 from . import threaded
 from . import compileserver
 from .background import BackgroundCompiler
+from .hotprofile import ProfileHints
 from .jumpcache import JumpCacheMixin
 from .promotion import HotPromotion, static_successors
 from .recordarena import RecordArena
@@ -64,6 +65,8 @@ class TranslatorStats:
         self.invalidations = 0
         self.promoted = 0
         self.promoted_insns = 0          # guest instructions compiled into optimised regions
+        self.hinted = 0                  # regions formed again from the hot profile (linked)
+        self.hints_missed = 0            # ... whose object was not in the disk cache
         self.background_seconds = 0.0   # optimising on the compiler thread (not on the guest's)
         self.first_tier_insns_banked = 0  # run counters zeroed at promotion, as instructions
         self.threaded_blocks = 0
@@ -71,9 +74,9 @@ class TranslatorStats:
                         "llvm-compile": 0.0, "optimising hot": 0.0, "fp runtime": 0.0}
 
 
-class Translator(JumpCacheMixin, HotPromotion):
+class Translator(JumpCacheMixin, HotPromotion, ProfileHints):
     """Guest blocks to host code: translation (here), the jump cache (jumpcache) and hot-code
-    promotion (promotion)."""
+    promotion (promotion, and hotprofile for the regions earlier runs promoted)."""
 
     def __init__(self, hart, opt_level: int = 2, tiered: bool = True, first_tier: str = "threaded",
                  background: bool = True):
@@ -96,6 +99,7 @@ class Translator(JumpCacheMixin, HotPromotion):
         self.counter_lengths = np.zeros(MAX_COUNTERS + 1, dtype=np.uint64)   # insns of the block
         self.counter_owner: list[Translation] = []
         self._next_promote_scan = 0.0
+        self._init_hints()
         hart.state.counters = self.counters.ctypes.data
         ir_text, names = memory_runtime_module()
         runtime = (self.hot_engine or self.engine).compile(ir_text, names)
@@ -140,6 +144,8 @@ class Translator(JumpCacheMixin, HotPromotion):
         t = self.blocks.get((pc, paddr))
         if t is None:
             t = self.translate(pc, paddr)
+            if self.profile_heads is None or (pc, paddr) in self.profile_heads:
+                self.note_translated(t)
         self._install(t)
         return t
 
@@ -169,8 +175,9 @@ class Translator(JumpCacheMixin, HotPromotion):
         self.hart.state.fp_table = fp_table(self.hot_engine or self.engine)
         self.stats.seconds["fp runtime"] += time.perf_counter() - t0
 
-    def _scan_threaded(self, pc: int, paddr: int):
-        """The block at pc with each instruction's handler, or None if one has none."""
+    def _scan_threaded(self, pc: int, paddr: int, ram_only: bool = False):
+        """The block at pc with each instruction's handler, or None if one has none. ram_only:
+        None too unless the block lies in RAM on paddr's page (no fetch through the MMU)."""
         lib, ram = self.library, self.hart.mem.ram
         page_paddr = paddr & ~(PAGE - 1)
         if ram.contains(page_paddr, PAGE):          # the usual case: straight from guest RAM
@@ -180,6 +187,8 @@ class Translator(JumpCacheMixin, HotPromotion):
             scanned = threaded.scan_words(lib, self._ram_bytes, paddr - ram.base, page_end, page_end)
             if scanned is None or scanned.complete:
                 return scanned
+        if ram_only:
+            return None
         # code outside RAM, or a last instruction crossing into the next page
         code = threaded.fetch_window(self.hart.mem, pc)
         scanned = threaded.scan_words(lib, code, 0, PAGE - (pc & (PAGE - 1)), len(code))
