@@ -80,6 +80,7 @@ class HotProfile:
         for region in self._saved:
             self.by_head.setdefault(_region_key(region)[:2], []).append(region)
         self.recorded: dict[tuple, Region] = {}      # installed by this run, the latest last
+        self._unsaved = False
 
     def _read(self) -> list[Region]:
         payload = self._cache.load(self._key)
@@ -92,11 +93,13 @@ class HotProfile:
         region = (paddr, members)
         self.recorded.pop(_region_key(region), None)
         self.recorded[_region_key(region)] = region
+        self._unsaved = True
 
     def save(self):
         """Merge this run's regions into the file (re-read: other runs may have saved since)."""
-        if not self.recorded:
+        if not self._unsaved:
             return
+        self._unsaved = False
         merged = list(reversed(self.recorded.values()))
         saved = self._read()
         merged += [r for r in saved if _region_key(r) not in self.recorded]
