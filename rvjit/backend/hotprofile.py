@@ -147,20 +147,20 @@ class ProfileHints:
         Returns regions installed (when compiling in this thread)."""
         if not self._hinted:
             return 0
-        threshold, waiting, installed = promotion.hinted_threshold(), [], 0
-        for head, region in self._hinted:
+        threshold, installed = promotion.hinted_threshold(), 0
+        pending, self._hinted = self._hinted, []     # blocks translated ahead may add to it
+        for head, region in pending:
             if self.blocks.get((head.pc, head.paddr)) is not head or head.counter is None:
                 continue                    # dropped meanwhile
             # a head already optimised in another region (its counter stopped) is as hot as that
             if head.compiling or head.tier == 0 and self.counters[head.counter] < threshold:
-                waiting.append((head, region))
+                self._hinted.append((head, region))
                 continue
             members = self._hinted_members(head, region)
             if members is None:
-                waiting.append((head, region))
+                self._hinted.append((head, region))
             elif members:
                 installed += self._run_job(self._region_job(members, link_only=True))
-        self._hinted = waiting
         return installed
 
     def _hinted_members(self, head, region) -> list | None:

@@ -105,8 +105,7 @@ class HotPromotion:
         name = f"region_{members[0].pc:x}_{members[0].paddr:x}"    # unique, and the same every run
         for t in members:
             t.compiling = True
-            if t.counter is not None:
-                self._bank_runs([t.counter])
+        self._bank_runs([t.counter for t in members if t.counter is not None])
         return CompileJob(None, [name], [(name, members)], make_ir=functools.partial(_region_ir, name, members),
                           link_only=link_only)
 
