@@ -157,6 +157,22 @@ def test_a_damaged_profile_is_ignored(cache_dir, damage):
     assert promoted_after is None and translator.stats.hinted == 0
 
 
+def test_regions_breaking_the_rules_are_not_formed(cache_dir):
+    """A profile naming the loop's real blocks (digests right) in regions promotion would never
+    form: a block twice, a block of another page."""
+    program = loop_program()
+    words = struct.unpack(f"<{len(program) // 4}I", program)
+    head, fall = (HEAD, hotprofile.code_digest(words[1:4])), (FALL, hotprofile.code_digest(words[4:6]))
+    entry = (CODE, hotprofile.code_digest(words[:1]))
+    for members in ((head, fall, fall), (head, (FALL + 0x1000, fall[1]))):
+        profile = hotprofile.HotProfile(str(cache_dir), entry)
+        profile.record(HEAD, members)
+        profile.save()
+        assert hotprofile.HotProfile(str(cache_dir), entry).by_head[HEAD, HEAD] == [(HEAD, members)]
+        translator, promoted_after = run_loop(program, 3, 2000)
+        assert promoted_after is None and translator.stats.hinted == translator.stats.hints_missed == 0
+
+
 def test_profile_files_decode_only_whole_regions():
     regions = [(HEAD, ((HEAD, 1), (FALL, 2), (TAKEN, 3))), (0x8000_2000, ((0x8000_2000, 2 ** 64 - 1),))]
     payload = hotprofile.encode(regions)

@@ -170,7 +170,7 @@ class ProfileHints:
         members = [head]
         for pc, digest in region[1][1:]:
             paddr = head.paddr + (pc - head.pc)
-            if pc >> promotion.PAGE_SHIFT != head.pc >> promotion.PAGE_SHIFT:
+            if pc >> promotion.PAGE_SHIFT != head.pc >> promotion.PAGE_SHIFT or any(m.pc == pc for m in members):
                 return []
             m = self.blocks.get((pc, paddr))
             if m is None:
