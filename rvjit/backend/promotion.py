@@ -61,7 +61,8 @@ def static_successors(block):
 class HotPromotion:
     def promote_hot(self, limit: int = 64) -> int:
         """Recompile the hottest first-tier blocks, each with its warm neighbours, as optimised
-        regions; on the background compiler when there is one. Returns regions installed."""
+        regions, and form the regions of the hot profile (hotprofile) whose heads have run a few
+        times; on the background compiler when there is one. Returns regions installed."""
         if self.hot_engine is None or not self.counter_owner:
             return 0
         installed = 0
