@@ -20,6 +20,8 @@ def format_run_stats(machine, translator, rs, total_seconds) -> str:
                   f"  guest insns translated      {ts.guest_insns_translated:>14,}",
                   f"  translations invalidated    {ts.invalidations:>14,}",
                   f"  blocks optimised when hot   {ts.promoted:>14,}"]
+        if translator.hot_profile is not None:
+            lines.append(f"    regions from hot profile  {ts.hinted:>10,} linked {ts.hints_missed:>5,} not on disk")
         for stage, sec in ts.seconds.items():
             lines.append(f"    {stage:<26}{sec * 1e3:>12.1f} ms")
         caches = [e.cache for e in (translator.engine, translator.hot_engine,

@@ -23,7 +23,7 @@ def _call(engine, n, a, b):
 
 
 def _file(cache, key):
-    return cache._path(key)
+    return cache.path(key)
 
 
 def test_round_trip_and_rejection_of_damaged_files(tmp_path):

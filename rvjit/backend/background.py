@@ -7,6 +7,7 @@ the threaded version until then, and the run loop installs finished jobs when it
 in Python.
 """
 import collections
+import itertools
 import queue
 import sys
 import threading
@@ -14,12 +15,14 @@ import time
 
 
 class CompileJob:
-    def __init__(self, ir_text: str | None, names: list[str], payload, make_ir=None):
+    def __init__(self, ir_text: str | None, names: list[str], payload, make_ir=None, link_only: bool = False):
         """ir_text, or make_ir() to produce it on the compiler thread: writing a region's LLVM IR
         is Python work the guest's thread need not wait for (the compiler thread does it while
-        the guest runs native code, which releases the GIL)."""
+        the guest runs native code, which releases the GIL). link_only: compiled is None unless
+        the disk cache has the object (nothing is optimised)."""
         self._ir_text, self.names, self.payload = ir_text, names, payload
         self.make_ir = make_ir
+        self.link_only = link_only
         self.compiled = None
         self.error: BaseException | None = None
         self.seconds = 0.0
@@ -38,7 +41,9 @@ class BackgroundCompiler:
         self.server = server
         if server is not None:
             server.start()
-        self._jobs: queue.Queue = queue.Queue()
+        # link-only jobs first: each takes a millisecond, an optimising one can take a second
+        self._jobs: queue.PriorityQueue = queue.PriorityQueue()
+        self._order = itertools.count()
         # finished jobs: appended by the compiler thread, taken by the run loop (deque appends
         # and pops are atomic, and checking an empty deque costs nothing: the run loop asks
         # after every trip into native code)
@@ -46,21 +51,27 @@ class BackgroundCompiler:
         self._done_event = threading.Event()
         self._thread: threading.Thread | None = None
         self.in_flight = 0
+        self.optimising = 0         # of in_flight, jobs that are not link-only
 
     def submit(self, job: CompileJob):
         if self._thread is None:
             self._thread = threading.Thread(target=self._work, name="rvjit-compiler", daemon=True)
             self._thread.start()
         self.in_flight += 1
-        self._jobs.put(job)
+        self.optimising += not job.link_only
+        self._jobs.put((not job.link_only, next(self._order), job))
 
     def finished(self) -> list[CompileJob]:
         """Jobs completed since the last call (never blocks)."""
         out = []
         while self._done:
             out.append(self._done.popleft())
-        self.in_flight -= len(out)
+        self._count_done(out)
         return out
+
+    def _count_done(self, jobs):
+        self.in_flight -= len(jobs)
+        self.optimising -= sum(not job.link_only for job in jobs)
 
     def wait(self, timeout: float | None = None) -> list[CompileJob]:
         """Block until every submitted job is done (or timeout); returns them."""
@@ -76,12 +87,12 @@ class BackgroundCompiler:
                 break
             self._done_event.wait(0.01 if left is None else min(left, 0.01))
             self._done_event.clear()
-        self.in_flight -= len(out)
+        self._count_done(out)
         return out
 
     def _work(self):
         while True:
-            job = self._jobs.get()
+            *_, job = self._jobs.get()
             t0 = time.perf_counter()
             try:
                 job.compiled = self._compile(job)
@@ -92,10 +103,10 @@ class BackgroundCompiler:
             self._done_event.set()
 
     def _compile(self, job: CompileJob):
-        if self.server is None:
+        if self.server is None and not job.link_only:
             return self.engine.compile(job.ir_text, job.names)
         linked = self.engine.link_cached(job.ir_text, job.names)
-        if linked is not None:
+        if linked is not None or job.link_only:
             return linked
         try:
             obj = self.server.compile(job.ir_text)

@@ -19,6 +19,7 @@ file's modification time) until it is under three quarters of it. Every process 
 directory itself, so several of them sharing it keep to the bound together; one that loses a
 file to another's eviction just compiles again.
 """
+import functools
 import hashlib
 import os
 import tempfile
@@ -46,6 +47,21 @@ def parse_size(text: str) -> int:
     if value <= 0:
         raise ValueError(f"invalid size '{text}': must be positive")
     return value * scale
+
+
+@functools.cache
+def source_signature() -> str:
+    """A hash of every source file of rvjit (a few milliseconds, once): what is kept between
+    runs that depends on rvjit's own code (not only on the LLVM IR) is keyed by it."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    h = hashlib.sha256()
+    for folder, dirs, files in sorted(os.walk(root)):
+        dirs.sort()
+        for name in sorted(f for f in files if f.endswith(".py")):
+            h.update(name.encode())
+            with open(os.path.join(folder, name), "rb") as f:
+                h.update(f.read())
+    return h.hexdigest()
 
 
 def default_directory() -> str | None:
@@ -85,12 +101,12 @@ class ObjectCache:
         h.update(ir_text.encode())
         return h.hexdigest()
 
-    def _path(self, key: str) -> str:
+    def path(self, key: str) -> str:
         return os.path.join(self.directory, key[:2], key + ".o")
 
     def load(self, key: str) -> bytes | None:
         try:
-            with open(self._path(key), "rb") as f:
+            with open(self.path(key), "rb") as f:
                 blob = f.read()
         except OSError:
             self.misses += 1
@@ -100,19 +116,21 @@ class ObjectCache:
             self.rejected += 1
             self.misses += 1
             try:
-                os.unlink(self._path(key))
+                os.unlink(self.path(key))
             except OSError:
                 pass
             return None
         self.hits += 1
         try:
-            os.utime(self._path(key))       # recently used: evicted last
+            os.utime(self.path(key))       # recently used: evicted last
         except OSError:
             pass
         return payload
 
-    def store(self, key: str, payload: bytes):
-        path = self._path(key)
+    def store(self, key: str, payload: bytes, trim: bool = True):
+        """trim=False: leave counting the directory to the next store that does (a small file
+        written at exit need not pay for a scan of tens of thousands of files)."""
+        path = self.path(key)
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
@@ -124,6 +142,8 @@ class ObjectCache:
         usage = self._usage
         usage.size += len(payload) + len(MAGIC) + DIGEST
         usage.stored_since_count += len(payload)
+        if not trim:
+            return
         # Other processes fill the directory too: count it again after every tenth of the bound
         # stored by this process, and whenever this process's own count says it is over.
         if not usage.counted or usage.size > self.limit or usage.stored_since_count >= self.limit // 10:

@@ -29,6 +29,14 @@ HOT_THRESHOLD = 50_000
 PROMOTE_INTERVAL = 0.01     # seconds between scans of the run counters for hot blocks
 MAX_REGION_BLOCKS = 16      # blocks compiled into one hot region (a hot block and its neighbours)
 WARM_THRESHOLD = HOT_THRESHOLD // 16   # runs that earn a neighbour a place in a hot region
+# A region an earlier run optimised (backend.hotprofile) is formed again once its head has run
+# this share of HOT_THRESHOLD: it was hot then and its object is on disk, so it costs only
+# linking, and the few runs keep code this run hardly uses from being linked at all.
+HINTED_SHARE = 1000
+
+
+def hinted_threshold() -> int:
+    return max(1, HOT_THRESHOLD // HINTED_SHARE)
 
 
 def static_successors(block):
@@ -53,15 +61,14 @@ def static_successors(block):
 class HotPromotion:
     def promote_hot(self, limit: int = 64) -> int:
         """Recompile the hottest first-tier blocks, each with its warm neighbours, as optimised
-        regions; on the background compiler when there is one. Returns regions installed."""
+        regions, and form the regions of the hot profile (hotprofile) whose heads have run a few
+        times; on the background compiler when there is one. Returns regions installed."""
         if self.hot_engine is None or not self.counter_owner:
             return 0
         installed = 0
         if self.compiler is not None and self.compiler.in_flight:
             for job in self.compiler.finished():
                 installed += self._install_regions(job)
-            if self.compiler.in_flight:         # one batch at a time: the hottest code goes first
-                return installed
         # The run loop asks after every trip into native code, which can be every few guest
         # instructions (jump cache flushed by mode changes): scanning the counters is then a
         # large share of the time, so look at most every PROMOTE_INTERVAL seconds.
@@ -69,6 +76,9 @@ class HotPromotion:
         if now < self._next_promote_scan:
             return installed
         self._next_promote_scan = now + PROMOTE_INTERVAL
+        installed += self.promote_hinted()
+        if self.compiler is not None and self.compiler.optimising:
+            return installed                    # one batch at a time: the hottest code goes first
         n = len(self.counter_owner)
         hot = np.flatnonzero(self.counters[:n] >= HOT_THRESHOLD)
         if hot.size == 0:
@@ -83,29 +93,34 @@ class HotPromotion:
                 regions.append(self._region(t))
                 included.update(id(m) for m in regions[-1])
         self._bank_runs(hot)
-        if not regions:
-            return installed
-        # A module per region: each is installed as soon as it is compiled (the hottest first),
-        # and found in the disk cache next run however the regions are batched then.
-        jobs = []
-        for members in regions:
-            name = f"region_{members[0].pc:x}_{members[0].paddr:x}"    # unique, and the same every run
-            for t in members:
-                t.compiling = True
-                if t.counter is not None:
-                    self._bank_runs([t.counter])
-            jobs.append(CompileJob(None, [name], [(name, members)],
-                                   make_ir=functools.partial(regions_module, [(name, [m.block for m in members])])))
+        jobs = [self._region_job(members) for members in regions]
         self.stats.seconds["optimising hot"] += time.perf_counter() - t0
         for job in jobs:
-            if self.compiler is not None:
-                self.compiler.submit(job)
-                continue
-            t1 = time.perf_counter()
-            job.compiled = self.hot_engine.compile(job.ir_text, job.names)
-            self.stats.seconds["optimising hot"] += time.perf_counter() - t1
-            installed += self._install_regions(job)
+            installed += self._run_job(job)
         return installed
+
+    def _region_job(self, members: list[Translation], link_only: bool = False) -> CompileJob:
+        """A module per region: each is installed as soon as it is compiled (the hottest first),
+        and found in the disk cache next run however the regions are batched then. link_only:
+        only if its object is in the disk cache."""
+        name = f"region_{members[0].pc:x}_{members[0].paddr:x}"    # unique, and the same every run
+        for t in members:
+            t.compiling = True
+        self._bank_runs([t.counter for t in members if t.counter is not None])
+        return CompileJob(None, [name], [(name, members)], make_ir=functools.partial(_region_ir, name, members),
+                          link_only=link_only)
+
+    def _run_job(self, job: CompileJob) -> int:
+        """Hand a job to the background compiler, or compile and install it now (returns 1 if
+        it was installed)."""
+        if self.compiler is not None:
+            self.compiler.submit(job)
+            return 0
+        t1 = time.perf_counter()
+        job.compiled = self.hot_engine.link_cached(job.ir_text, job.names) if job.link_only \
+            else self.hot_engine.compile(job.ir_text, job.names)
+        self.stats.seconds["optimising hot"] += time.perf_counter() - t1
+        return self._install_regions(job)
 
     def _bank_runs(self, counters):
         """Zero run counters, keeping the first-tier instructions they stand for."""
@@ -132,6 +147,9 @@ class HotPromotion:
         for name, members in job.payload:
             for t in members:
                 t.compiling = False
+            if job.compiled is None:        # a hinted region not in the disk cache: left to the counters
+                self.stats.hints_missed += 1
+                continue
             # a member dropped meanwhile (its code was written) makes the whole region stale
             if any(self.blocks.get((t.pc, t.paddr)) is not t for t in members):
                 continue
@@ -146,6 +164,8 @@ class HotPromotion:
                 t.data, t.records = 0, None
             self.stats.promoted += len(members)
             self.stats.promoted_insns += sum(len(t.insns) for t in members)
+            self.stats.hinted += job.link_only
+            self._record_region(members)
             installed += 1
         return installed
 
@@ -174,3 +194,11 @@ class HotPromotion:
                 members.append(m)
                 todo.append(m)
         return members
+
+
+def _region_ir(name: str, members) -> str:
+    """The region's LLVM IR, on the compiler thread: hinted regions' blocks are lifted only here."""
+    for t in members:
+        if t.block is None:
+            t.block = threaded.lift_insns(t.decoded())
+    return regions_module([(name, [t.block for t in members])])

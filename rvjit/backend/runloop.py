@@ -101,6 +101,7 @@ def _run_native(machine, translator, max_insns: int | None) -> RunStats:
             if hart.do_sys(SYS_KINDS[st.exit_sys], st.pc) == "wfi":
                 machine.wait_for_interrupt()
     machine.flush_console()
+    translator.save_hot_profile()           # for the next run (backend.hotprofile)
     stats.run_seconds = time.perf_counter() - t_start
     return stats
 

@@ -21,6 +21,7 @@ from . import blockscan, threaded
 from .handlergen import RECORD
 from . import compileserver
 from .background import BackgroundCompiler
+from .hotprofile import ProfileHints
 from .jumpcache import JumpCacheMixin
 from .promotion import HotPromotion, static_successors
 from .recordarena import RecordArena
@@ -68,6 +69,8 @@ class TranslatorStats:
         self.invalidations = 0
         self.promoted = 0
         self.promoted_insns = 0          # guest instructions compiled into optimised regions
+        self.hinted = 0                  # regions formed again from the hot profile (linked)
+        self.hints_missed = 0            # ... whose object was not in the disk cache
         self.background_seconds = 0.0   # optimising on the compiler thread (not on the guest's)
         self.first_tier_insns_banked = 0  # run counters zeroed at promotion, as instructions
         self.threaded_blocks = 0
@@ -75,9 +78,9 @@ class TranslatorStats:
                         "llvm-compile": 0.0, "optimising hot": 0.0, "fp runtime": 0.0}
 
 
-class Translator(JumpCacheMixin, HotPromotion):
+class Translator(JumpCacheMixin, HotPromotion, ProfileHints):
     """Guest blocks to host code: translation (here), the jump cache (jumpcache) and hot-code
-    promotion (promotion)."""
+    promotion (promotion, and hotprofile for the regions earlier runs promoted)."""
 
     def __init__(self, hart, opt_level: int = 2, tiered: bool = True, first_tier: str = "threaded",
                  background: bool = True):
@@ -100,6 +103,7 @@ class Translator(JumpCacheMixin, HotPromotion):
         self.counter_lengths = np.zeros(MAX_COUNTERS + 1, dtype=np.uint64)   # insns of the block
         self.counter_owner: list[Translation] = []
         self._next_promote_scan = 0.0
+        self._init_hints()
         hart.state.counters = self.counters.ctypes.data
         ir_text, names = memory_runtime_module()
         runtime = (self.hot_engine or self.engine).compile(ir_text, names)
@@ -147,6 +151,8 @@ class Translator(JumpCacheMixin, HotPromotion):
         t = self.blocks.get((pc, paddr))
         if t is None:
             t = self.translate(pc, paddr)
+            if self.profile_heads is None or (pc, paddr) in self.profile_heads:
+                self.note_translated(t)
         self._install(t)
         return t
 
@@ -158,7 +164,7 @@ class Translator(JumpCacheMixin, HotPromotion):
         if self.library is not None:
             counter = self._next_counter()
             handler_seconds = self.library.compile_seconds
-            scanned = self._scan_threaded(pc, paddr, MAX_COUNTERS if counter is None else counter)
+            scanned = self._scan_threaded(pc, paddr, counter)
             if scanned is not None:
                 compiling = self.library.compile_seconds - handler_seconds   # handlers met first here
                 self.stats.seconds["handler-compile"] += compiling
@@ -180,10 +186,12 @@ class Translator(JumpCacheMixin, HotPromotion):
         self.hart.state.fp_table = fp_table(self.hot_engine or self.engine)
         self.stats.seconds["fp runtime"] += time.perf_counter() - t0
 
-    def _scan_threaded(self, pc: int, paddr: int, counter: int):
+    def _scan_threaded(self, pc: int, paddr: int, counter: int | None, ram_only: bool = False):
         """Scan the block at pc into the scanner's buffer: (blockscan.Scan, the block's bytes),
-        or None if an instruction has no handler."""
+        or None if an instruction has no handler. ram_only: None too unless the block lies in
+        RAM on paddr's page (no fetch through the MMU). counter None: the spare counter."""
         scanner, ram = self.scanner, self.hart.mem.ram
+        counter = MAX_COUNTERS if counter is None else counter
         page_paddr = paddr & ~(PAGE - 1)
         if ram.contains(page_paddr, PAGE):          # the usual case: straight from guest RAM
             page_end = page_paddr - ram.base + PAGE
@@ -195,6 +203,8 @@ class Translator(JumpCacheMixin, HotPromotion):
                 if self._ram_bytes is None or self._ram_bytes.obj is not ram.buf:
                     self._ram_bytes = memoryview(ram.buf)
                 return scan, bytes(self._ram_bytes[start:start + scan.size])
+        if ram_only:
+            return None
         # code outside RAM, or a last instruction crossing into the next page
         code = threaded.fetch_window(self.hart.mem, pc)
         window = self._window

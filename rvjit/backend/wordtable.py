@@ -9,8 +9,6 @@ changed rvjit never reads a stale table; a damaged file fails its checksum and i
 (objcache).
 """
 import atexit
-import hashlib
-import os
 import pickle
 
 from . import objcache
@@ -22,16 +20,7 @@ SAVE_AFTER_NEW_WORDS = 1000
 
 
 def _signature() -> str:
-    """A hash of every source file of rvjit (a few milliseconds)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    h = hashlib.sha256(b"rvjit word table 1")
-    for folder, dirs, files in sorted(os.walk(root)):
-        dirs.sort()
-        for name in sorted(f for f in files if f.endswith(".py")):
-            h.update(name.encode())
-            with open(os.path.join(folder, name), "rb") as f:
-                h.update(f.read())
-    return h.hexdigest()
+    return "rvjit word table 1 " + objcache.source_signature()
 
 
 class WordTable:
