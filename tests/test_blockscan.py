@@ -4,7 +4,6 @@ without a handler makes the block compiled; the records are the words' templates
 import struct
 
 import numpy as np
-import pytest
 
 from rvjit.backend import blockscan, threaded
 from rvjit.backend.handlergen import RECORD

@@ -1,7 +1,7 @@
 """How a compiled block leaves: write the cached guest registers back and return to the Python
 run loop with a reason (exit_now, side exits), or chain straight into the next block's native
 code through the jump cache. A mixin of llvmgen.FunctionWriter."""
-from ..cpu.state import OFFSETS, JCACHE_BITS, JCACHE_WORDS, EXIT_BUDGET, EXIT_MISS
+from ..cpu.state import OFFSETS, JCACHE_BITS, JCACHE_WORDS, EXIT_BUDGET
 from .llvmconst import c64
 
 
@@ -63,7 +63,9 @@ class ExitLowering:
         self.emit(f"musttail call void {fn}(ptr %s, ptr {data})")
         self.emit("ret void")
         self.start(miss)
-        self.store_field(OFFSETS["exit_reason"], str(EXIT_MISS), "i32")
+        # the dispatcher looks the block up natively (backend.blocktable), or leaves
+        miss_fn = self.load_field(OFFSETS["miss_fn"], "ptr")
+        self.emit(f"musttail call void {miss_fn}(ptr %s, ptr null)")
         self.emit("ret void")
 
     def side_exit_simple(self, cond_i1: str, reason: int):

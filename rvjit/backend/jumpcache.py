@@ -21,8 +21,24 @@ JCACHE_FILLED_LIMIT = (1 << JCACHE_BITS) // 8   # slots remembered per jump cach
 
 
 class JumpCacheMixin:
+    def _absorb_native_fills(self):
+        """Take over the jump cache slots the dispatcher filled natively (in the current table,
+        since Python last looked): the flushes below must know every filled slot and page."""
+        st = self.hart.state
+        count = st.jfill_count
+        if not count:
+            return
+        st.jfill_count = 0
+        slots = self._jfill[:count].tolist()
+        words, filled, vpages = self.jcache_words, self.jcache_filled[self.jcache_priv], self.jcache_vpages
+        for slot in slots:
+            vpages.add(words[slot * JCACHE_WORDS] >> PAGE_SHIFT)
+        if len(filled) <= JCACHE_FILLED_LIMIT:
+            filled.extend(slots)
+
     def flush_jcache(self):
         """Forget every jump cache entry: the current table now, the others when next used."""
+        self._absorb_native_fills()
         self._clear_jcache(self.jcache_priv)
         self.stale_jcaches = {p for p in range(4) if p != self.hart.state.priv}
         self.jcache_vpages.clear()
@@ -30,6 +46,7 @@ class JumpCacheMixin:
 
     def flush_jcache_page(self, vaddr: int):
         """Forget jump cache entries for guest pcs on one virtual page."""
+        self._absorb_native_fills()
         page = (vaddr & ((1 << 64) - 1)) >> PAGE_SHIFT
         if page not in self.jcache_vpages:
             return
@@ -42,6 +59,7 @@ class JumpCacheMixin:
 
     def flush_jcache_span(self, first_vpn: int, pages: int):
         """Forget jump cache entries for guest pcs on pages [first_vpn, first_vpn + pages)."""
+        self._absorb_native_fills()
         for vpage in [p for p in self.jcache_vpages if first_vpn <= p < first_vpn + pages]:
             self.flush_jcache_page(vpage << PAGE_SHIFT)
 
@@ -63,6 +81,8 @@ class JumpCacheMixin:
         filled.clear()
 
     def switch_jcache(self, priv: int):
+        if hasattr(self, "jcache_words"):
+            self._absorb_native_fills()         # the slots are in the table being left
         if priv in self.stale_jcaches:
             self.stale_jcaches.discard(priv)
             self._clear_jcache(priv)

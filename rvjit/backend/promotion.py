@@ -162,6 +162,7 @@ class HotPromotion:
                 if t.records is not None:     # the run loop is not inside any block: safe to free
                     self.records.free(t.records)
                 t.data, t.records = 0, None
+                self.block_table.update(t.pc, t.paddr, address, 0)
             self.stats.promoted += len(members)
             self.stats.promoted_insns += sum(len(t.insns) for t in members)
             self.stats.hinted += job.link_only

@@ -8,7 +8,7 @@ boot is two), so leaving native code for each was about 100 k trips into Python 
 """
 from ..cpu.csr import MSTATUS_TVM
 from ..cpu.state import (EXIT_SYS, NO_TAG, OFFSETS, SFENCE_CODE_BITS, SFENCE_QUEUE, SFENCE_SUPER_BITS, SYS_KINDS,
-                         TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_FIELD)
+                         TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_FIELD, ITLB_ENTRIES)
 from ..cpu.sfence import REGION_SHIFT
 from ..cpu.trap import PRV_S
 from .llvmconst import c64
@@ -62,6 +62,11 @@ class SfenceLowering:
             e(f"{at} = add i64 {base}, {TLB_FIELD[name]}")
             e(f"{p} = getelementptr i8, ptr %s, i64 {at}")
             e(f"store i64 {c64(NO_TAG)}, ptr {p}")
+        islot, itag = t(), t()                  # and the execute TLB's slot
+        itlb = self.load_field(OFFSETS["itlb"], "ptr")
+        e(f"{islot} = and i64 {vpn}, {ITLB_ENTRIES - 1}")
+        e(f"{itag} = getelementptr [2 x i64], ptr {itlb}, i64 {islot}")
+        e(f"store i64 {c64(NO_TAG)}, ptr {itag}")
         # ... and the MMU forgets its walk before it next translates.
         q_off, q_at, q_p, n1 = t(), t(), t(), t()
         e(f"{q_off} = shl i64 {n}, 3")

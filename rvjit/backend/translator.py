@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..cpu.state import JCACHE_BITS, JCACHE_WORDS
+from ..cpu.state import JCACHE_BITS, JCACHE_WORDS, JFILL_CAPACITY
 from ..cpu.trap import GuestTrap
 from ..frontend.lift import lift_block
 from .engine import BLOCK_FN, Engine
@@ -24,6 +24,7 @@ from .background import BackgroundCompiler
 from .hotprofile import ProfileHints
 from .jumpcache import JumpCacheMixin
 from .promotion import HotPromotion, static_successors
+from .blocktable import BlockTable
 from .recordarena import RecordArena
 
 PAGE_SHIFT = 12
@@ -131,6 +132,12 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints):
         self._dropped_records: list = []
         self._ram_bytes: memoryview | None = None   # guest RAM, for scanning code in place
         self.records = RecordArena()
+        # jump cache misses for blocks already translated are resolved natively
+        self.block_table = BlockTable(hart.state, hart.mem.ram.base)
+        self._jfill = np.zeros(JFILL_CAPACITY, dtype=np.uint64)
+        hart.state.jfill_buf = self._jfill.ctypes.data
+        hart.state.jfill_count = 0
+        hart.state.miss_fn = (self.library or threaded.library()).dispatcher
         self.scanner = blockscan.scanner_for(self.library) if self.library is not None else None
         self._window = np.zeros(PAGE + 2, dtype=np.uint8)    # fetched code for the scanner
         self.switch_jcache(hart.state.priv)
@@ -144,6 +151,8 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints):
 
     def lookup(self, pc: int) -> Translation:
         """The translation for pc in the current mode; translates on a miss. Raises fetch faults."""
+        if self.hart.state.jfill_count:
+            self._absorb_native_fills()
         for handle in self._dropped_records:
             self.records.free(handle)
         self._dropped_records.clear()
@@ -255,6 +264,7 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints):
         t = self._add(pc, paddr, scan.size, count, None, "threaded", self.library.executor, counter,
                       fn=self._executor_fn)
         t.insns, t.code, t.data, t.records = None, code, address, handle
+        self._enter_block_table(t)
         t3 = time.perf_counter()
         s["threading"] += t3 - t2
         self.stats.threaded_blocks += 1
@@ -281,7 +291,14 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints):
             done[start] = self._add(start, bpaddr, last.pc + last.length - start, len(block.insns), block, name,
                                     cm.addresses[name], counter, (t3 - t1) / len(lifted))
             done[start].insns = block.insns
+            self._enter_block_table(done[start])
         return done
+
+    def _enter_block_table(self, t: Translation):
+        """Let generated code find the block natively (blocks lying on one RAM page: a block
+        running onto the next page is found through Python, which checks that page too)."""
+        if len(t.pages) == 1 and self.hart.mem.ram.contains(t.paddr):
+            self.block_table.add(t.pc, t.paddr, t.address, t.data)
 
     def _add(self, pc, paddr, size, count, block, name, address, counter, seconds=0.0, fn=None) -> Translation:
         """Record a translation of `count` instructions in [pc, pc + size)."""
@@ -318,6 +335,7 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints):
         for key in self.by_page.pop(page, ()):
             t = self.blocks.pop(key, None)
             if t is not None:
+                self.block_table.remove(*key)
                 self.stats.invalidations += 1
                 self._forget(t)
                 if t.records is not None:

@@ -10,7 +10,7 @@ from .csr import CsrFile
 from .memory import MemoryPort
 from .mmu import Mmu
 from .sfence import SfenceFilter
-from .state import HartState, NO_TAG, ACCESS_KINDS, EXIT_STOP, EXIT_NONE, TLB_MODE_SHIFT
+from .state import HartState, NO_TAG, ACCESS_KINDS, EXIT_STOP, EXIT_NONE, TLB_MODE_SHIFT, FETCH_MODE_BASE
 from .trap import (GuestTrap, enter_trap, do_mret, do_sret, pending_interrupt, PRV_M, PRV_S,
                    ILLEGAL_INSN, INSN_ACCESS)
 from .csr import MSTATUS_TSR, MSTATUS_TW, MSTATUS_TVM
@@ -27,10 +27,12 @@ class Hart:
         st.priv = PRV_M
         st.resv = NO_TAG
         st.ram = bus.ram.host_address
+        st.ram_base = bus.ram.base
         self.hartid = hartid
         self._irq_lines = 0              # mip bits driven by devices (MSIP, MTIP, MEIP, SEIP)
         self.csr = CsrFile(self)
         self.mem = MemoryPort(self, bus)
+        st.itlb = self.mem.itlb.ctypes.data
         self.sfence_filter = SfenceFilter(st)
         self.mmu = Mmu(self, bus.ram)    # Sv39/Sv48/Sv57; satp starts Bare
         self.mem.flush_tlb()
@@ -98,8 +100,12 @@ class Hart:
         self.update_tlb_mode()
 
     def update_tlb_mode(self):
-        """TLB entries are tagged with the data-translation mode they were filled in."""
-        self.state.tlb_mode = self.mmu.data_mode() << TLB_MODE_SHIFT
+        """TLB entries are tagged with the data-translation mode they were filled in; execute
+        tags with the privilege level (fetches are untranslated in M-mode and under Bare)."""
+        st = self.state
+        st.tlb_mode = self.mmu.data_mode() << TLB_MODE_SHIFT
+        bare = st.priv == PRV_M or self.csr.satp >> 60 == 0
+        st.fetch_tag = 0 if bare else (FETCH_MODE_BASE + st.priv) << TLB_MODE_SHIFT
 
     def write_satp(self, value: int):
         leaving = set(self.mmu.private_code_pages)
@@ -107,6 +113,7 @@ class Hart:
         self.mmu.write_satp(value)       # WARL: an unsupported mode leaves satp as it was
         if old >> 60 != self.csr.satp >> 60:
             self.flush_translation_caches()  # a new MODE (or Bare): every pc may mean another page
+            self.update_tlb_mode()
         else:
             self.leave_address_space(leaving)
 

@@ -8,7 +8,7 @@ import ctypes
 
 import numpy as np
 
-from .state import NO_TAG, TLB_ENTRIES, TLB_MODE_SHIFT, ACCESS_STORE, ACCESS_AMO, ACCESS_LOAD
+from .state import NO_TAG, ITLB_ENTRIES, TLB_ENTRIES, TLB_MODE_SHIFT, ACCESS_STORE, ACCESS_AMO, ACCESS_LOAD
 from .trap import GuestTrap, LOAD_ACCESS, STORE_ACCESS, INSN_ACCESS
 
 PAGE_SHIFT = 12
@@ -34,6 +34,10 @@ class MemoryPort:
         # TLB slots opened to stores, by physical page (some may have been refilled since): so
         # protecting a page that becomes code looks at a few slots, not the whole TLB.
         self.store_slots: dict[int, set[int]] | None = {}
+        # The execute TLB (state.itlb), and its slots filled through non-global mappings
+        self.itlb = np.full((ITLB_ENTRIES, 2), NO_TAG, dtype=np.uint64)
+        self.itlb_words = memoryview(self.itlb.reshape(-1))
+        self.private_itlb_slots: set[int] = set()
 
     # --- translation ---------------------------------------------------------------------------
     def translate(self, vaddr: int, access: int) -> int:
@@ -137,7 +141,9 @@ class MemoryPort:
         is raised here with tval = the address of that second half (spec 3.1.16), as the
         translator would otherwise lift nothing at this pc."""
         paddr = self.translate(vaddr, -1)
-        if not (self.ram.contains(paddr, 2) or self.fetch(vaddr, 2) is not None):
+        if self.ram.contains(paddr, 2):
+            self._fill_exec_tlb(vaddr, paddr, self.hart.mmu.last_private)
+        elif self.fetch(vaddr, 2) is None:
             raise GuestTrap(INSN_ACCESS, vaddr)
         if vaddr & (PAGE - 1) == PAGE - 2 and self.fetch(vaddr, 2)[0] & 3 == 3:
             second = self.translate(vaddr + 2, -1)
@@ -179,8 +185,24 @@ class MemoryPort:
                     slots = self.store_slots[ppn] = set()
                 slots.add(slot)
 
+    def _fill_exec_tlb(self, vaddr: int, paddr: int, private: bool):
+        """Generated code may now find translated code at vaddr's page without Python (a jump
+        cache miss looks the block up natively: backend.blocktable)."""
+        st = self.hart.state
+        if not st.fetch_tag:
+            return
+        vpn, ppn = vaddr >> PAGE_SHIFT, paddr >> PAGE_SHIFT
+        slot = vpn % ITLB_ENTRIES
+        if private:
+            self.private_itlb_slots.add(slot)
+        words = self.itlb_words
+        words[2 * slot] = vpn | st.fetch_tag
+        words[2 * slot + 1] = ((ppn << PAGE_SHIFT) - self.ram.base - (vpn << PAGE_SHIFT)) & M64
+
     def flush_tlb(self):
         self._tlb_words()[:, :2] = NO_TAG      # tag_read, tag_write of every entry
+        self.itlb[:, 0] = NO_TAG
+        self.private_itlb_slots.clear()
         self.private_slots.clear()
         self.store_slots = {}
         self.hart.mmu.flush()                  # and the walks the MMU remembers
@@ -191,6 +213,9 @@ class MemoryPort:
         if self.private_slots:
             self._tlb_words()[np.fromiter(self.private_slots, np.int64, len(self.private_slots)), :2] = NO_TAG
             self.private_slots.clear()
+        if self.private_itlb_slots:
+            self.itlb[np.fromiter(self.private_itlb_slots, np.int64, len(self.private_itlb_slots)), 0] = NO_TAG
+            self.private_itlb_slots.clear()
 
     def flush_tlb_page(self, vaddr: int) -> tuple[int, int]:
         """Forget one virtual page (sfence.vma rs1), or all of the superpage it lies in.
@@ -199,10 +224,12 @@ class MemoryPort:
         words = self._tlb_words()
         if pages == 1:
             words[first % TLB_ENTRIES, :2] = NO_TAG       # entries of every mode share a slot
+            self.itlb[first % ITLB_ENTRIES, 0] = NO_TAG
         else:
             vpns = words[:, 0] & np.uint64((1 << TLB_MODE_SHIFT) - 1)
-            stale = (vpns >= np.uint64(first)) & (vpns < np.uint64(first + pages))
-            words[stale, :2] = NO_TAG
+            words[(vpns >= np.uint64(first)) & (vpns < np.uint64(first + pages)), :2] = NO_TAG
+            vpns = self.itlb[:, 0] & np.uint64((1 << TLB_MODE_SHIFT) - 1)
+            self.itlb[(vpns >= np.uint64(first)) & (vpns < np.uint64(first + pages)), 0] = NO_TAG
         return first, pages
 
     def _tlb_flat(self) -> memoryview:

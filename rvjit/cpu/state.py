@@ -12,6 +12,8 @@ NO_TAG = (1 << 64) - 1          # TLB tag that never matches a page number
 # filled in different translation modes (privilege, SUM, MXR) never match each other, and a mode
 # switch (every trap, every SBI call, every uaccess SUM toggle) needs no flush.
 TLB_MODE_SHIFT = 52
+# Execute tags carry FETCH_MODE_BASE + privilege as their mode (data modes are below 16)
+FETCH_MODE_BASE = 16
 
 
 class TlbEntry(ctypes.Structure):
@@ -21,6 +23,11 @@ class TlbEntry(ctypes.Structure):
                 ("addend", ctypes.c_uint64), ("pad", ctypes.c_uint64)]
 
 
+# Execute TLB: pages Python has fetched code from in the current mode, so that generated code can
+# find translated blocks natively (backend.blocktable). Entries: u64 tag (vpn | mode), u64 addend.
+ITLB_ENTRIES = 4096
+
+
 class JcacheEntry(ctypes.Structure):
     # fn(state, data) enters the block: data is the record array of a threaded block (fn is then
     # the shared executor) and unused by compiled blocks.
@@ -28,6 +35,7 @@ class JcacheEntry(ctypes.Structure):
 
 
 JCACHE_WORDS = 3                # 64-bit words per JcacheEntry
+JFILL_CAPACITY = 4096           # native jump cache fills recorded before Python must look
 
 
 # Why a native run ended (state.exit_reason)
@@ -81,6 +89,15 @@ class HartState(ctypes.Structure):
         ("sfence_queue", u64 * SFENCE_QUEUE),
         ("budget_entry", i64),      # budget when the running threaded block was entered (its
                                     # handlers compute the exact budget from it for CSR helpers)
+        # Finding a translated block natively when the jump cache misses (backend.blocktable)
+        ("fetch_tag", u64),         # mode bits of execute tags now; 0: fetches are untranslated
+        ("itlb", ptr),              # [ITLB_ENTRIES][tag, addend]
+        ("ram_base", u64),          # guest physical address of RAM
+        ("block_table", ptr),       # [pc, pc's RAM offset, fn, data] per translated block
+        ("block_mask", u64),
+        ("jfill_buf", ptr),         # jump cache slots filled natively since Python last looked
+        ("jfill_count", u64),
+        ("miss_fn", ptr),           # what generated code calls when its jump cache misses
         ("tlb", TlbEntry * TLB_ENTRIES),
     ]
 
