@@ -33,7 +33,7 @@ from typing import Callable, NamedTuple
 from . import compileserver, objcache, wordtable
 from .handlergen import handlers_module
 
-NEW_BUNDLE_AFTER = 16       # handlers waiting outside the bundles before they make one
+NEW_BUNDLE_AFTER = 8        # handlers waiting outside the bundles before they make one
 MAX_BUNDLES = 16            # per engine: the least recently used beyond are forgotten
 ENDS = (None, "jump", "block")
 
