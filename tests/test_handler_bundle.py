@@ -11,7 +11,7 @@ import time
 import pytest
 
 from guests.build import build_all, compiler
-from rvjit.backend import compileserver, handlerbundle, threaded
+from rvjit.backend import compileserver, handlerbundle, objcache, threaded
 from rvjit.backend import translator as translator_module
 from rvjit.backend.runloop import run_native
 from rvjit.frontend.decode import decode
@@ -147,12 +147,12 @@ def test_a_few_new_handlers_wait_and_leave_the_bundle_as_it_is(new_run):
 
 def _record_path(lib, which=WORDS):
     bundles = lib.bundles[which]
-    return bundles._cache._path(bundles._record_key())
+    return bundles._cache.path(bundles._record_key())
 
 
 def _object_paths(lib, which=WORDS):
     bundles = lib.bundles[which]
-    return [bundles._cache._path(bundles._cache.key(bundles._object_key_text(b))) for b in bundles.bundles]
+    return [bundles._cache.path(bundles._cache.key(bundles._object_key_text(b))) for b in bundles.bundles]
 
 
 def _flip_a_byte(path):
@@ -195,7 +195,7 @@ def test_a_record_of_another_rvjit_is_not_read(new_run, monkeypatch):
     first = new_run()
     need(first, WORDS_A)
     end_run(first)
-    monkeypatch.setattr(handlerbundle, "_source_signature", "some other rvjit")
+    monkeypatch.setattr(objcache, "source_signature", lambda: "some other rvjit")
     second = new_run()
     need(second, WORDS_A)
     assert second.word_compiles == len(WORDS_A) and second.links == 0

@@ -8,7 +8,7 @@ handlers in the small batches blocks bring them in. So each engine of the handle
 an instruction word that has it, and what word_info needs (where a block ends, whether it calls
 the FP runtime). They are grouped in bundles, each one object: a run links a bundle the first
 time it needs any handler in it, without lifting or writing their IR. A bundle's object is keyed
-by rvjit's source (as the word table is), the engine (LLVM, CPU, optimisation level: objcache)
+by rvjit's source (objcache.source_signature), the engine (LLVM, CPU, optimisation level: objcache)
 and the list of its handlers.
 
 A handler in no bundle is compiled on demand as before, and noted at exit as waiting; once
@@ -30,7 +30,7 @@ import threading
 import weakref
 from typing import Callable, NamedTuple
 
-from . import compileserver, objcache, wordtable
+from . import compileserver, objcache
 from .handlergen import handlers_module
 
 NEW_BUNDLE_AFTER = 8        # handlers waiting outside the bundles before they make one
@@ -65,17 +65,6 @@ def _entries(handlers: dict) -> list:
     return [(key, *r) for key, r in handlers.items()]
 
 
-_source_signature: str | None = None
-
-
-def source_signature() -> str:
-    """rvjit's source (wordtable): what every handler's IR follows from."""
-    global _source_signature
-    if _source_signature is None:
-        _source_signature = wordtable._signature()
-    return _source_signature
-
-
 class Bundle:
     """Remembered handlers compiled into one object."""
 
@@ -108,10 +97,10 @@ class HandlerBundles:
         self._opened = False
 
     def _record_key(self) -> str:
-        return self._cache.key(f"handler bundles: {self.kind}\0{source_signature()}")
+        return self._cache.key(f"handler bundles: {self.kind}\0{objcache.source_signature()}")
 
     def _object_key_text(self, bundle: Bundle) -> str:
-        return f"handler bundle: {self.kind}\0{source_signature()}\0" + "\n".join(map(repr, bundle.handlers))
+        return f"handler bundle: {self.kind}\0{objcache.source_signature()}\0" + "\n".join(map(repr, bundle.handlers))
 
     def _open(self):
         self._opened = True
@@ -226,6 +215,7 @@ class HandlerBundles:
             waiting = {}
         bundles = bundles[-MAX_BUNDLES:]
         payload = ([_entries(b.handlers) for b in bundles], _entries(waiting))
-        self._cache.store(self._record_key(), pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+        # a small file written at exit: counting the directory is left to stores of objects
+        self._cache.store(self._record_key(), pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL), trim=False)
         self.bundles, self.waiting = bundles, waiting
         self._bundle_of = {key: bundle for bundle in self.bundles for key in bundle.handlers}
