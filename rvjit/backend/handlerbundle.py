@@ -8,8 +8,8 @@ handlers in the small batches blocks bring them in. So each engine of the handle
 an instruction word that has it, and what word_info needs (where a block ends, whether it calls
 the FP runtime). They are grouped in bundles, each one object: a run links a bundle the first
 time it needs any handler in it, without lifting or writing their IR. A bundle's object is keyed
-by rvjit's source (objcache.source_signature), the engine (LLVM, CPU, optimisation level: objcache)
-and the list of its handlers.
+by rvjit's source (objcache.source_signature), the engine (LLVM, CPU, optimisation level) and
+the list of its handlers.
 
 A handler in no bundle is compiled on demand as before, and noted at exit as waiting; once
 NEW_BUNDLE_AFTER wait, they become a new bundle. So a bundle holds what one kind of run needed (a
@@ -17,11 +17,13 @@ kernel's boot, the test programs...), a run links the few bundles it needs, and 
 new handlers does not make the next one rebuild those it had. Bundles a run used move to the end
 of the record; past MAX_BUNDLES the first are forgotten.
 
-A bundle whose object is missing (new, or evicted) is built from the record: at once where
-compiling its handlers together costs less than linking them one by one (unoptimised word
-handlers), otherwise by the compile server's process while this run links them one by one
-(optimised definitions), ready for the next run. Record and objects are checksummed; a damaged
-one, or one of another rvjit, is not used.
+A new bundle of word handlers is built by the run that needed them, at exit (compiling them
+together, unoptimised, costs less than a run linking them one by one; built later, by the next
+run needing one of them, it could be a bundle of another kind of run). A new bundle of
+definitions, optimised, is built by the compile server's process in the next run that needs one
+of them, which meanwhile links them one by one. A bundle whose object has gone (evicted,
+damaged) is built again likewise: word handlers at once. Record and objects are checksummed; a
+damaged one, or one of another rvjit, is not used.
 """
 import atexit
 import pickle
@@ -82,8 +84,8 @@ class HandlerBundles:
     def __init__(self, engine, kind: str, lift: Callable, function_name: Callable, build_now: bool):
         """kind names the record ("words", "definitions"); lift(key, Remembered) -> the
         handler's Builder (None if impossible); function_name(key) -> its function's name;
-        build_now: build a missing object at once (else in the compile server, for the next
-        run)."""
+        build_now: build a new bundle's object at exit, a missing one at once (else in the
+        compile server, for the next run)."""
         self.engine, self.kind, self.build_now = engine, kind, build_now
         self.lift, self.function_name = lift, function_name
         self.bundles: list[Bundle] = []
@@ -153,10 +155,8 @@ class HandlerBundles:
         addresses = {}
         for bundle in self._due:
             obj, bundle.obj = bundle.obj, None
-            if obj is None:
-                obj = self.engine.object_code(self._ir(bundle))
-                self.engine.store_object(self._object_key_text(bundle), obj)
-                self.built += 1
+            if obj is None:                     # evicted or damaged
+                obj = self._build(bundle)
             self.engine.link_object([], obj)
             bundle.linked = True
             # addresses are looked up as handlers are taken: a run may need only some of them
@@ -173,6 +173,12 @@ class HandlerBundles:
             raise RuntimeError(f"a {self.kind} handler bundle lacks {key!r}")
         return address
 
+    def _build(self, bundle: Bundle) -> bytes:
+        obj = self.engine.object_code(self._ir(bundle))
+        self.engine.store_object(self._object_key_text(bundle), obj)
+        self.built += 1
+        return obj
+
     def _ir(self, bundle: Bundle) -> str:
         """The LLVM IR of a bundle's handlers, in one module."""
         named = []
@@ -188,8 +194,8 @@ class HandlerBundles:
         server = compileserver.started(self.engine.opt_level)
         if server is None:
             return
-        builder = threading.Thread(target=self._build_with, args=(server, self._ir(bundle), self._object_key_text(bundle)),
-                                   name=f"rvjit-bundle-{self.kind}", daemon=True)
+        job = (server, self._ir(bundle), self._object_key_text(bundle))
+        builder = threading.Thread(target=self._build_with, args=job, name=f"rvjit-bundle-{self.kind}", daemon=True)
         builder.start()
         self.builders.append(builder)
 
@@ -213,6 +219,8 @@ class HandlerBundles:
         if len(waiting) >= NEW_BUNDLE_AFTER or not bundles:
             bundles.append(Bundle(waiting))
             waiting = {}
+            if self.build_now:      # by the run that needed them all, not by the next that needs one
+                self._build(bundles[-1])
         bundles = bundles[-MAX_BUNDLES:]
         payload = ([_entries(b.handlers) for b in bundles], _entries(waiting))
         # a small file written at exit: counting the directory is left to stores of objects
