@@ -95,8 +95,9 @@ class HandlerLibrary:
         # compiled unoptimised (five times cheaper than -O2), one module each when a block
         # needs them; later runs link those remembered a bundle at a time (handlerbundle).
         self.word_engine = Engine(0)
-        # Compiling remembered word handlers together costs less than linking their cached
-        # objects one by one; optimising remembered definitions together costs more.
+        # A new bundle of word handlers is compiled at exit (unoptimised, together: less than the
+        # next run linking them one by one); one of definitions (optimised: costlier) by the
+        # compile server, while the next run links them one by one.
         self.bundles = (
             HandlerBundles(self.engine, "definitions", self._lift_remembered, _fn_name, build_now=False),
             HandlerBundles(self.word_engine, "words", self._lift_remembered, _fn_name, build_now=True))
