@@ -25,7 +25,8 @@ def format_run_stats(machine, translator, rs, total_seconds) -> str:
         for stage, sec in ts.seconds.items():
             lines.append(f"    {stage:<26}{sec * 1e3:>12.1f} ms")
         caches = [e.cache for e in (translator.engine, translator.hot_engine,
-                                    getattr(translator.library, "engine", None))
+                                    getattr(translator.library, "engine", None),
+                                    getattr(translator.library, "word_engine", None))
                   if e is not None and e.cache is not None]
         if caches:
             lines.append(f"  code cache from disk        {sum(c.hits for c in caches):>7,} hits {sum(c.misses for c in caches):>5,} misses"
@@ -89,7 +90,8 @@ def _tier_lines(translator, retired) -> list[str]:
     first_compile = sum(sec[k] for k in ("decode+lift", "threading", "handler-compile", "llvm-ir", "llvm-compile"))
     hot_compile = sec["optimising hot"] + ts.background_seconds
     rows = [("first tier (threaded)", ts.blocks, first, first_compile, ts.guest_insns_translated,
-             _hits(translator.engine, getattr(translator.library, "engine", None)))]
+             _hits(translator.engine, getattr(translator.library, "engine", None),
+                   getattr(translator.library, "word_engine", None)))]
     if translator.hot_engine is not None:
         rows.append(("optimised regions", ts.promoted, retired - first, hot_compile, ts.promoted_insns,
                      _hits(translator.hot_engine)))

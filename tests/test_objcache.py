@@ -2,9 +2,11 @@
 import ctypes
 import multiprocessing
 import os
+import random
 
 import pytest
 
+from rvjit.backend import objcache
 from rvjit.backend.engine import Engine
 from rvjit.backend.objcache import MAGIC, ObjectCache
 
@@ -135,7 +137,26 @@ def test_caches_of_one_process_count_their_directory_once(tmp_path, monkeypatch)
     counts = []
     real = ObjectCache._entries
     monkeypatch.setattr(ObjectCache, "_entries", lambda self: counts.append(1) or real(self))
+    monkeypatch.setattr(random, "randrange", lambda n: n - 1)      # count at the first store
     caches = [ObjectCache(str(tmp_path), f"engine {i}", limit=10 ** 9) for i in range(4)]
     for cache in caches:
         cache.store(cache.key("m"), b"z" * 1000)
     assert len(counts) == 1
+
+
+def test_a_process_storing_little_counts_the_directory_as_often_as_its_share(tmp_path, monkeypatch):
+    """Counting costs a quarter of a second in a large directory: a process counts after every
+    tenth of the bound it stores, the first time after a random part of a tenth."""
+    first = ObjectCache(str(tmp_path), "sig", limit=10 ** 9)
+    for i in range(10):
+        first.store(first.key(f"m{i}"), b"x" * 10_000)
+    limit = 1_000_000                                # a tenth: 100,000 bytes
+    counts = []
+    real = ObjectCache._entries
+    monkeypatch.setattr(ObjectCache, "_entries", lambda self: counts.append(1) or real(self))
+    for start, counted in ((0, False), (limit // 10, True)):
+        monkeypatch.setattr(objcache, "_usage", {})                  # a new process
+        monkeypatch.setattr(random, "randrange", lambda n: start)
+        cache = ObjectCache(str(tmp_path), "sig", limit=limit)
+        cache.store(cache.key(f"small {start}"), b"y" * 10_000)
+        assert bool(counts) == counted

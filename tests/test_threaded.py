@@ -11,7 +11,7 @@ import pytest
 
 from guests.build import build_all, compiler, expected_stdout
 from rvjit.backend import translator as translator_module
-from rvjit.backend import promotion
+from rvjit.backend import promotion, runloop
 from rvjit.backend.runloop import run_native
 from rvjit.backend.threaded import lift_handler, library
 from rvjit.frontend.decode import decode
@@ -29,13 +29,15 @@ def run_guest(path, threshold, first_tier="threaded", seconds=60.0):
     machine = Machine(128 << 20, console=console)
     machine.load_elf(str(path))
     machine.deadline = time.monotonic() + seconds
-    saved = promotion.HOT_THRESHOLD
+    saved = promotion.HOT_THRESHOLD, promotion.PROMOTE_INTERVAL, runloop.POLL_INTERVAL_NS
     promotion.HOT_THRESHOLD = threshold
+    if threshold == 1:      # every block promoted after its first run, however short the run
+        promotion.PROMOTE_INTERVAL = runloop.POLL_INTERVAL_NS = 0
     try:
         translator = translator_module.Translator(machine.hart, first_tier=first_tier, background=False)
         run_native(machine, translator)
     finally:
-        promotion.HOT_THRESHOLD = saved
+        promotion.HOT_THRESHOLD, promotion.PROMOTE_INTERVAL, runloop.POLL_INTERVAL_NS = saved
     return machine.exit_code, console.getvalue().decode("latin-1"), translator
 
 

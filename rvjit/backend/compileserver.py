@@ -87,6 +87,13 @@ def shared(opt_level: int) -> CompileServer:
     return _shared[opt_level]
 
 
+def started(opt_level: int) -> CompileServer | None:
+    """The process's compile server for an optimisation level if one has been started (work
+    that is only worth doing where it costs the guest nothing asks here)."""
+    server = _shared.get(opt_level)
+    return server if server is not None and server._proc is not None else None
+
+
 def serve(opt_level: int, requests, replies):
     from .engine import Engine
     engine = Engine(opt_level, cache_dir=None)

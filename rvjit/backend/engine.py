@@ -113,6 +113,27 @@ class Engine:
         with self._lock:
             return self._link(names, obj, key, ir_text, t0)
 
+    # Objects cached under a caller's description of what they were compiled from, instead of
+    # their IR: for modules whose IR is costlier to write than the object is to link.
+    def cached_object(self, key_text: str) -> bytes | None:
+        """The object store_object kept under key_text; None if there is none (or no cache)."""
+        return self.cache.load(self.cache.key(key_text)) if self.cache is not None else None
+
+    def store_object(self, key_text: str, obj: bytes):
+        if self.cache is not None:
+            self.cache.store(self.cache.key(key_text), obj)
+
+    def link_object(self, names: list[str], obj: bytes) -> CompiledModule:
+        """Link an object made by object_code (here or in another process)."""
+        t0 = time.perf_counter()
+        with self._lock:
+            return self._link(names, obj, None, None, t0)
+
+    def function_address(self, name: str) -> int:
+        """The address of a function linked earlier (0 if there is none)."""
+        with self._lock:
+            return self.ee.get_function_address(name)
+
     def _link(self, names, obj, key, ir_text, t0) -> CompiledModule:
         """Add an already compiled object: MCJIT is handed an empty module of the same name and
         takes the object from its cache hook instead of compiling anything."""

@@ -17,11 +17,15 @@ The directory is bounded ($RVJIT_CACHE_SIZE, default 512 MiB; `--cache-size`): a
 finds it over the bound after a store deletes the least recently used objects (a hit refreshes a
 file's modification time) until it is under three quarters of it. Every process counts the
 directory itself, so several of them sharing it keep to the bound together; one that loses a
-file to another's eviction just compiles again.
+file to another's eviction just compiles again. Counting takes a quarter of a second (50,000
+files), so a process counts after every tenth of the bound it stores, the first time after a
+random part of a tenth: processes that store a little each (a few objects, a record) count as
+often together as one that stores as much.
 """
 import functools
 import hashlib
 import os
+import random
 import tempfile
 
 MAGIC = b"rvjit-object-1\n"
@@ -75,10 +79,9 @@ def default_directory() -> str | None:
 
 
 class _DirectoryUsage:
-    def __init__(self):
-        self.counted = False            # counted since this process started
+    def __init__(self, limit: int):
         self.size = 0                   # bytes of objects, as last counted plus stored since
-        self.stored_since_count = 0
+        self.stored_since_count = random.randrange(limit // 10 + 1)
 
 
 _usage: dict[str, _DirectoryUsage] = {}
@@ -93,7 +96,9 @@ class ObjectCache:
         self.hits = self.misses = self.rejected = self.evicted = 0
         # Every engine of a process has a cache on the same directory: they share one count
         # of it (counting a full directory stats tens of thousands of files, ~0.5 s).
-        self._usage = _usage.setdefault(directory, _DirectoryUsage())
+        if directory not in _usage:
+            _usage[directory] = _DirectoryUsage(self.limit)
+        self._usage = _usage[directory]
 
     def key(self, ir_text: str) -> str:
         h = hashlib.sha256(self.signature)
@@ -146,10 +151,9 @@ class ObjectCache:
             return
         # Other processes fill the directory too: count it again after every tenth of the bound
         # stored by this process, and whenever this process's own count says it is over.
-        if not usage.counted or usage.size > self.limit or usage.stored_since_count >= self.limit // 10:
+        if usage.size > self.limit or usage.stored_since_count >= self.limit // 10:
             usage.size = self._trim()
             usage.stored_since_count = 0
-            usage.counted = True
 
     def _entries(self) -> list[tuple[float, int, str]]:
         """(last use, size, path) of every object file in the directory."""

@@ -24,6 +24,7 @@ from ..ir.builder import Builder, ILLEGAL
 from ..ir.ops import MASK64, SymbolicDecision, Value
 from . import wordtable
 from .engine import Engine
+from .handlerbundle import HandlerBundles, Remembered
 from .handlergen import DISPATCHER, EXECUTOR, RECORD, RECORD_FIELDS, handlers_module
 
 ILLEGAL_KEY = "(illegal)"
@@ -91,14 +92,21 @@ class HandlerLibrary:
     def __init__(self, opt_level: int = 2):
         self.engine = Engine(opt_level)
         # Handlers for single instruction words (CSR accesses: a Linux boot needs hundreds) are
-        # compiled unoptimised, one module each: five times cheaper than -O2, and each one found
-        # in the disk cache next time whichever others its block brought along.
+        # compiled unoptimised (five times cheaper than -O2), one module each when a block
+        # needs them; later runs link those remembered a bundle at a time (handlerbundle).
         self.word_engine = Engine(0)
+        # A new bundle of word handlers is compiled at exit (unoptimised, together: less than the
+        # next run linking them one by one); one of definitions (optimised: costlier) by the
+        # compile server, while the next run links them one by one.
+        self.bundles = (
+            HandlerBundles(self.engine, "definitions", self._lift_remembered, _fn_name, build_now=False),
+            HandlerBundles(self.word_engine, "words", self._lift_remembered, _fn_name, build_now=True))
         self.addresses: dict = {}          # key -> handler address (UNSUPPORTED: none possible)
         self.uses_fp: set = set()          # keys whose handler calls the FP runtime
         self.symbolic: dict[str, bool] = {}   # definition name -> can be lifted symbolically
         self.ends: dict = {}               # key -> "jump" (a terminator) / "block" (csr) / None
         self._pending: dict = {}           # key -> lifted Builder, not compiled yet
+        self._bundle_due = False           # a handler was taken from a bundle not linked yet
         self.words: dict = {}              # instruction word -> WordInfo (None: no handler)
         self.known_words: dict = {}        # what earlier runs learnt (rvjit.backend.wordtable)
         self.decoded_words = 0
@@ -112,28 +120,59 @@ class HandlerLibrary:
 
     def key(self, insn):
         """The handler key for a decoded instruction; lifts (not compiles) a new handler."""
-        if isinstance(insn, IllegalInsn):
-            name, fields = ILLEGAL_KEY, None
-        else:
-            name = insn.defn.name
-            fields = insn.fields
+        name = ILLEGAL_KEY if isinstance(insn, IllegalInsn) else insn.defn.name
         ok = self.symbolic.get(name)
         if ok is None:
-            b = lift_handler(semantics_of(insn), {}, name)
-            ok = self.symbolic[name] = b is not None
-            if ok:
-                self._lifted(name, b)
+            ok = self.symbolic[name] = self._prepare(name, insn)
         if ok:
             return name
         key = (name, insn.raw)
-        if key not in self.addresses and key not in self._pending:
-            fixed = dict(fields or {}, raw=insn.raw)
-            b = lift_handler(semantics_of(insn), fixed, name)
-            if b is None:
+        if key not in self.ends and key not in self.addresses:     # nor lifted, taken or impossible
+            if not self._prepare(key, insn):
                 self.addresses[key] = UNSUPPORTED
-            else:
-                self._lifted(key, b)
         return key
+
+    def _bundles_of(self, key) -> HandlerBundles:
+        return self.bundles[not isinstance(key, str)]
+
+    @staticmethod
+    def _lift(key, insn) -> Builder | None:
+        """key's handler: a definition's with symbolic operands, a word's with its own."""
+        if isinstance(key, str):
+            return lift_handler(semantics_of(insn), {}, key)
+        return lift_handler(semantics_of(insn), dict(insn.fields, raw=insn.raw), key[0])
+
+    def _prepare(self, key, insn) -> bool:
+        """Take key's handler from its remembered bundle, or lift it for compile_pending; False
+        if no handler is possible."""
+        bundles = self._bundles_of(key)
+        remembered = bundles.take(key)
+        if remembered is None:
+            b = self._lift(key, insn)
+            if b is None:
+                return False
+            self._lifted(key, b)
+            remembered = Remembered(insn.raw, self.ends[key], key in self.uses_fp)
+        else:
+            self.ends[key] = remembered.end
+            if remembered.fp:
+                self.uses_fp.add(key)
+            address = bundles.address(key)
+            if address is None:             # its bundle is linked by compile_pending
+                self._bundle_due = True
+            else:
+                self.addresses[key] = address
+        bundles.note(key, remembered)
+        return True
+
+    def _lift_remembered(self, key, remembered: Remembered) -> Builder | None:
+        """A remembered handler lifted again (to build its bundle), from its instruction word."""
+        raw = remembered.raw
+        insn = decode(raw, 0) or IllegalInsn(raw, 0, insn_length(raw))
+        name = ILLEGAL_KEY if isinstance(insn, IllegalInsn) else insn.defn.name
+        if key != (name if isinstance(key, str) else (name, raw)):
+            return None
+        return self._lift(key, insn)
 
     def _lifted(self, key, b: Builder):
         self._pending[key] = b
@@ -147,10 +186,14 @@ class HandlerLibrary:
 
     def compile_pending(self):
         """Compile every handler lifted since the last call: those of whole definitions in one
-        optimised module, those of single words one by one."""
-        if not self._pending:
+        optimised module, those of single words one by one; and link the remembered bundles a
+        handler was taken from."""
+        if not self._pending and not self._bundle_due:
             return
         t0 = time.perf_counter()
+        for bundles in self.bundles:
+            self.addresses.update(bundles.link())
+        self._bundle_due = False
         named = [(_fn_name(k), k, b) for k, b in self._pending.items() if isinstance(k, str)]
         if named:
             cm = self.engine.compile(handlers_module([(n, b) for n, _, b in named]), [n for n, _, _ in named])
