@@ -119,3 +119,36 @@ def test_a_page_written_before_it_held_code_is_protected_once_it_does():
     translator = translator_module.Translator(m.hart, background=False)
     run_native(m, translator, 30)
     assert st.x[7] == 101
+
+
+def test_a_region_never_joins_blocks_on_different_pages():
+    """A head whose last instruction crosses into the next page, and a hot block on its first
+    page that it jumps to: a write to the second page drops the head only, so the other block
+    must not be in its region (it would enter the region's stale copy of the head)."""
+    from rvjit.backend import promotion
+    page_end = RAM_BASE + 0x6000
+    head, member = page_end - 6, page_end - 0x40
+
+    def jal_to(src, dst):
+        off = (dst - src) & 0x1FFFFF
+        return (off >> 20 & 1) << 31 | (off >> 1 & 0x3FF) << 21 | (off >> 11 & 1) << 20 | (off >> 12 & 0xFF) << 12 | 0x6F
+    m = Machine(16 << 20)
+    m.ram.write(head, assemble(C_ADDI_X5, C_ADDI_X5) + struct.pack("<I", jal_to(head + 4, member)))
+    m.ram.write(member, struct.pack("<II", ADDI_X5, jal_to(member + 4, head)))
+    m.hart.state.pc = head
+    saved = promotion.HOT_THRESHOLD, promotion.WARM_THRESHOLD
+    promotion.HOT_THRESHOLD, promotion.WARM_THRESHOLD = 100, 10
+    try:
+        translator = translator_module.Translator(m.hart, background=False)
+        run_native(m, translator, 2000)
+        translator._next_promote_scan = 0.0           # look now, not PROMOTE_INTERVAL later
+        translator.promote_hot()
+    finally:
+        promotion.HOT_THRESHOLD, promotion.WARM_THRESHOLD = saved
+    first = translator.blocks[(head, head)]
+    other = translator.blocks[(member, member)]
+    assert first.pages == ((page_end >> 12) - 1, page_end >> 12) and other.pages == ((page_end >> 12) - 1,)
+    assert first.tier == 1 and member not in first.region
+    before = m.hart.state.x[5]
+    run_native(m, translator, m.hart.instret() + 500)
+    assert m.hart.state.x[5] > before

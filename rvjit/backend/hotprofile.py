@@ -185,7 +185,7 @@ class ProfileHints:
                     return []
                 m = self._translate_threaded(pc, paddr, scan, code, counter, time.perf_counter())
                 self.note_translated(m)
-            elif block_digest(m) != digest or not set(m.pages) <= set(head.pages):
+            elif block_digest(m) != digest or set(m.pages) != set(head.pages):
                 return []
             members.append(m)
         return members

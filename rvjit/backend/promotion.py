@@ -175,8 +175,9 @@ class HotPromotion:
         return t.tier == 1 or (t.counter is not None and self.counters[t.counter] >= WARM_THRESHOLD)
 
     def _region(self, head: Translation) -> list[Translation]:
-        """A hot block and the translated blocks it statically leads to on its guest page (whose
-        code lies on the head's physical pages, so invalidating those pages drops the region)."""
+        """A hot block and the translated blocks it statically leads to on its guest page whose
+        code lies on exactly the head's physical pages: a write to any of them drops every
+        member (a member left behind would still enter the region's stale copy of the others)."""
         members, todo, seen = [head], [head], {head.pc}
         while todo and len(members) < MAX_REGION_BLOCKS:
             t = todo.pop(0)
@@ -187,7 +188,7 @@ class HotPromotion:
                     continue
                 seen.add(target)
                 m = self.blocks.get((target, head.paddr + (target - head.pc)))
-                if m is None or not set(m.pages) <= set(head.pages) or len(members) >= MAX_REGION_BLOCKS \
+                if m is None or set(m.pages) != set(head.pages) or len(members) >= MAX_REGION_BLOCKS \
                         or not self._warm(m):
                     continue
                 if m.block is None:
