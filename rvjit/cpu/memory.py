@@ -140,6 +140,15 @@ class MemoryPort:
         A 4-byte instruction in the last halfword of a page also needs the next page: its fault
         is raised here with tval = the address of that second half (spec 3.1.16), as the
         translator would otherwise lift nothing at this pc."""
+        fetch_tag = self.hart.state.fetch_tag
+        if fetch_tag and vaddr & (PAGE - 1) != PAGE - 2:
+            # a page fetched from before, in this mode, since its mapping last changed: the
+            # execute TLB has it (flushed exactly when the MMU's own copies are)
+            vpn = vaddr >> PAGE_SHIFT
+            slot = 2 * (vpn % ITLB_ENTRIES)
+            words = self.itlb_words
+            if words[slot] == vpn | fetch_tag:
+                return (vaddr + words[slot + 1] + self.ram.base) & M64
         paddr = self.translate(vaddr, -1)
         if self.ram.contains(paddr, 2):
             self._fill_exec_tlb(vaddr, paddr, self.hart.mmu.last_private)
