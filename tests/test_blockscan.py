@@ -46,15 +46,36 @@ def test_words_learnt_one_by_one_are_all_found_after_the_table_grows():
         assert list(records(scanner, 51)["imm"][:50]) == list(range(chunk, chunk + 50))
 
 
-def test_bulk_placed_words_are_found_like_words_placed_one_by_one():
+def test_bulk_placed_words_are_found_with_the_templates_of_words_placed_one_by_one():
     lib = threaded.library()
     one, bulk = blockscan.BlockScanner(lib), blockscan.BlockScanner(lib)
     infos = [threaded.word_info(lib, w) for w in ADDI]
     lib.compile_pending()
     for w, info in zip(ADDI, infos):
         one._put(w, info.length, threaded.record_template(lib, w, info))
-    bulk._place(bulk._entries(ADDI, [tuple(i) for i in infos]))
-    assert np.array_equal(one.table, bulk.table)           # the same slot for every word
+    bulk._put(ADDI[0], infos[0].length, threaded.record_template(lib, ADDI[0], infos[0]))
+    bulk._place(bulk._entries(ADDI[1:], [tuple(i) for i in infos[1:]]))    # and one already in
+    assert len(bulk.words) == len(ADDI)
+    assert sorted(one.table[one.table["key"] != 0].tolist()) == sorted(bulk.table[bulk.table["key"] != 0].tolist())
+    for chunk in range(0, 600, 50):
+        code = code_of(ADDI[chunk:chunk + 50] + [JAL_SELF])
+        result = scan(bulk, code)
+        assert result.count == 51 and len(bulk.words) == len(ADDI) + 1   # found; only the jal new
+        assert list(records(bulk, 51)["imm"][:50]) == list(range(chunk, chunk + 50))
+
+
+def test_words_placed_in_bulk_past_the_end_of_the_table_wrap_to_its_start():
+    lib = threaded.library()
+    scanner = blockscan.BlockScanner(lib)
+    near_end = [w for w in (0x00000093 | (i << 20) for i in range(4096))
+                if scanner._slot(w) >= scanner.mask - 2][:6]        # homes in the last 3 slots
+    infos = [threaded.word_info(lib, w) for w in near_end]
+    lib.compile_pending()
+    scanner._place(scanner._entries(near_end, [tuple(i) for i in infos]))
+    assert scanner.table["key"][0] != 0                               # some wrapped
+    result = scan(scanner, code_of(near_end + [JAL_SELF]))
+    assert result.count == len(near_end) + 1
+    assert len(scanner.words) == len(near_end) + 1
 
 
 def test_a_block_ends_at_a_csr_access_the_page_end_and_the_length_bound():

@@ -197,38 +197,41 @@ class BlockScanner:
     def _home(self, words: np.ndarray) -> np.ndarray:
         return (words * np.uint64(HASH_MULTIPLIER)) >> np.uint64(HASH_SHIFT) & np.uint64(self.mask)
 
-    def _place(self, entries: np.ndarray):
-        """Insert entries (ENTRY records of words not in the table) by linear probing, all at
-        once: each takes the first free slot from its home slot, as one by one would."""
-        if 2 * (len(self.words) + len(entries)) > self.mask + 1:
-            self._grow(len(entries))
-            entries = entries[:(self.mask + 1) // 2 - len(self.words)]     # what the bound leaves room for
-        words = entries["key"] & np.uint64(PRESENT - 1)
-        position = self._home(words)
+    def _place(self, entries: np.ndarray, room: int = 0):
+        """Insert entries (ENTRY records of words not in the table) all at once. The table is
+        laid out again, the words already in it included, in order of home slot: then linear
+        probing puts each at max(its home, the slot after the previous one), a running maximum
+        (a probe from a word's home meets only occupied slots before its own)."""
+        existing = self.table[self.table["key"] != 0]
+        wanted = len(self.words) + max(len(entries), room)
+        if 2 * wanted > self.mask + 1:
+            slots = self.mask + 1
+            while 2 * wanted > slots:
+                slots *= 2
+            if slots > MAX_SLOTS:        # past the bound: start again (words are re-learnt)
+                slots, existing = self.mask + 1, existing[:0]
+                entries = entries[:slots // 2]
+            self._make_table(slots)
+            self.words.update((existing["key"] & np.uint64(PRESENT - 1)).tolist())
+        everything = np.concatenate([existing, entries])
+        home = self._home(everything["key"] & np.uint64(PRESENT - 1)).astype(np.int64)
+        order = np.argsort(home, kind="stable")
+        rank = np.arange(len(order))
+        slot = np.maximum.accumulate(home[order] - rank) + rank
+        inside = slot <= self.mask
+        self.table[:] = 0
+        self.table[slot[inside]] = everything[order[inside]]
         occupied = np.frombuffer(self._occupied, dtype=np.bool_)
-        pending = np.arange(len(entries))
-        while pending.size:
-            wanted = position[pending]
-            free = ~occupied[wanted]
-            slots, first = np.unique(wanted[free], return_index=True)    # first comer wins
-            winners = pending[free][first]
-            self.table[slots] = entries[winners]
-            occupied[slots] = True
-            losers = np.setdiff1d(pending, winners, assume_unique=True)
-            position[losers] = (position[losers] + np.uint64(1)) & np.uint64(self.mask)
-            pending = losers
-        self.words.update(words.tolist())
+        occupied[:] = self.table["key"] != 0
+        self.words.update((entries["key"] & np.uint64(PRESENT - 1)).tolist())
+        for entry in everything[order[~inside]]:       # past the end: they wrap to the start
+            word = int(entry["key"]) & (PRESENT - 1)
+            self.words.discard(word)
+            self._put(word, int(entry["meta"]), entry["record"].tobytes())
 
     def _grow(self, more: int):
-        slots = self.mask + 1
-        while 2 * (len(self.words) + more) > slots:
-            slots *= 2
-        if slots > MAX_SLOTS:            # past the bound: start again (words are re-learnt)
-            self._make_table(self.mask + 1)
-            return
-        old = self.table[self.table["key"] != 0]
-        self._make_table(slots)
-        self._place(old)
+        """Room for `more` words (the table laid out again, bigger, or started again)."""
+        self._place(np.zeros(0, dtype=ENTRY), more)
 
     def _entries(self, words, infos) -> np.ndarray:
         """Table entries for words with their WordInfo fields (handlers compiled)."""
@@ -285,9 +288,9 @@ class BlockScanner:
         for raw in missing.values():
             threaded.word_info(lib, raw)          # lifts the definition's handler
         lib.compile_pending()
-        chosen = [(raw, info) for raw, info in known.items()
-                  if isinstance(info[0], str) and lib.addresses.get(info[0], threaded.UNSUPPORTED)
-                  and raw not in self.words]
+        ready = {key for key, address in lib.addresses.items() if isinstance(key, str) and address}
+        present = self.words
+        chosen = [(raw, info) for raw, info in known.items() if info[0] in ready and raw not in present]
         self._place(self._entries([raw for raw, _ in chosen], [info for _, info in chosen]))
 
     def scan(self, code_address: int, start: int, page_end: int, avail_end: int, pc: int,
