@@ -108,8 +108,9 @@ def _is_elf(path: str) -> bool:
 def _add_cache(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache-dir", metavar="DIR",
-        help="keep compiled code (and decoded instruction words, and which regions were hot) here between "
-             "runs (default $XDG_CACHE_HOME/rvjit/objects, i.e. ~/.cache/rvjit/objects)")
+        help="keep compiled code here between runs, with the decoded instruction words, the handlers "
+             "needed and the regions that were hot (default $XDG_CACHE_HOME/rvjit/objects, i.e. "
+             "~/.cache/rvjit/objects)")
     parser.add_argument("--no-cache", action="store_true",
                         help="neither read nor write the compiled-code cache")
     parser.add_argument("--cache-size", metavar="SIZE", type=_cache_size,
