@@ -4,8 +4,9 @@ without a handler makes the block compiled; the records are the words' templates
 import struct
 
 import numpy as np
+import pytest
 
-from rvjit.backend import blockscan, threaded
+from rvjit.backend import blockscan, threaded, wordtable
 from rvjit.backend.handlergen import RECORD
 from rvjit.frontend.lift import MAX_BLOCK_INSNS
 
@@ -54,7 +55,7 @@ def test_bulk_placed_words_are_found_with_the_templates_of_words_placed_one_by_o
     for w, info in zip(ADDI, infos):
         one._put(w, info.length, threaded.record_template(lib, w, info))
     bulk._put(ADDI[0], infos[0].length, threaded.record_template(lib, ADDI[0], infos[0]))
-    bulk._place(bulk._entries(ADDI[1:], [tuple(i) for i in infos[1:]]))    # and one already in
+    bulk._place(bulk._entries(wordtable.Columns.of({w: tuple(i) for w, i in zip(ADDI[1:], infos[1:])})))
     assert len(bulk.words) == len(ADDI)
     assert sorted(one.table[one.table["key"] != 0].tolist()) == sorted(bulk.table[bulk.table["key"] != 0].tolist())
     for chunk in range(0, 600, 50):
@@ -71,7 +72,7 @@ def test_words_placed_in_bulk_past_the_end_of_the_table_wrap_to_its_start():
                 if scanner._slot(w) >= scanner.mask - 2][:6]        # homes in the last 3 slots
     infos = [threaded.word_info(lib, w) for w in near_end]
     lib.compile_pending()
-    scanner._place(scanner._entries(near_end, [tuple(i) for i in infos]))
+    scanner._place(scanner._entries(wordtable.Columns.of({w: tuple(i) for w, i in zip(near_end, infos)})))
     assert scanner.table["key"][0] != 0                               # some wrapped
     result = scan(scanner, code_of(near_end + [JAL_SELF]))
     assert result.count == len(near_end) + 1
@@ -123,3 +124,20 @@ def test_past_its_bound_the_table_starts_again(monkeypatch):
     # what was dropped is learnt again when met
     assert scan(scanner, code_of(ADDI[:50] + [JAL_SELF])).count == 51
     assert list(records(scanner, 51)["imm"][:50]) == list(range(50))
+
+
+def test_saved_words_are_adopted_in_one_go_and_scanned_without_python(tmp_path, monkeypatch):
+    lib = threaded.library()
+    learnt = {w: threaded.word_info(lib, w) for w in ADDI}
+    saved = wordtable.WordTable(str(tmp_path))
+    monkeypatch.setattr(wordtable, "SAVE_AFTER_NEW_WORDS", 10)
+    saved.save(learnt)
+    columns = wordtable.WordTable(str(tmp_path)).columns
+    assert len(columns) == len(ADDI)
+    scanner = blockscan.BlockScanner(lib)
+    scanner._adopt(columns)
+    assert scanner.words == set(ADDI)
+    monkeypatch.setattr(threaded, "word_info", lambda lib, raw: pytest.fail(f"{raw:#x} decoded again"))
+    result = scan(scanner, code_of(ADDI[100:150] + ADDI[7:8]), page_end=4 * 51)
+    assert result.count == 51
+    assert list(records(scanner, 51)["imm"]) == list(range(100, 150)) + [7]

@@ -21,12 +21,13 @@ from typing import NamedTuple
 import numpy as np
 
 from ..frontend.lift import MAX_BLOCK_INSNS
-from . import threaded
+from . import threaded, wordtable
 from .handlergen import RECORD, HEADER_COUNT, HEADER_COUNTER, HEADER_PC, HEADER_PLACED
 
 SCAN_FN = "rvjit_scan_block"
 ENTRY = np.dtype([("key", "<u8"), ("meta", "<u8"), ("record", RECORD)])
 ENTRY_BYTES = ENTRY.itemsize
+ENTRY_WORDS = ENTRY_BYTES // 8
 END, USES_FP, NO_HANDLER = 1 << 8, 1 << 9, 1 << 10
 PRESENT = 1 << 32
 _ENTRY_HEAD = struct.Struct("<QQ")
@@ -219,10 +220,12 @@ class BlockScanner:
         rank = np.arange(len(order))
         slot = np.maximum.accumulate(home[order] - rank) + rank
         inside = slot <= self.mask
-        self.table[:] = 0
-        self.table[slot[inside]] = everything[order[inside]]
+        rows = self.table.view(np.uint64).reshape(len(self.table), ENTRY_WORDS)   # faster than records
+        rows[:] = 0
+        rows[slot[inside]] = everything.view(np.uint64).reshape(len(everything), ENTRY_WORDS)[order[inside]]
         occupied = np.frombuffer(self._occupied, dtype=np.bool_)
-        occupied[:] = self.table["key"] != 0
+        occupied[:] = False
+        occupied[slot[inside]] = True
         self.words.update((entries["key"] & np.uint64(PRESENT - 1)).tolist())
         for entry in everything[order[~inside]]:       # past the end: they wrap to the start
             word = int(entry["key"]) & (PRESENT - 1)
@@ -233,20 +236,24 @@ class BlockScanner:
         """Room for `more` words (the table laid out again, bigger, or started again)."""
         self._place(np.zeros(0, dtype=ENTRY), more)
 
-    def _entries(self, words, infos) -> np.ndarray:
-        """Table entries for words with their WordInfo fields (handlers compiled)."""
-        entries = np.zeros(len(words), dtype=ENTRY)
-        if not len(words):
+    def _entries(self, columns, rows=None) -> np.ndarray:
+        """Table entries for rows of a wordtable.Columns (all rows: None) whose handlers are
+        compiled (lib.addresses)."""
+        a = columns.arrays if rows is None else {name: v[rows] for name, v in columns.arrays.items()}
+        n = len(a["raw"])
+        entries = np.zeros(n, dtype=ENTRY)
+        if not n:
             return entries
-        entries["key"] = np.array(words, dtype=np.uint64) | np.uint64(PRESENT)
-        entries["meta"] = [length | (END if end is not None else 0) | (USES_FP if fp else 0)
-                           for _, length, end, _, _, fp in infos]
-        records = np.zeros(len(words), dtype=RECORD)
-        records["handler"] = [self.lib.addresses[info[0]] for info in infos]
-        records["imm"] = [info[4] for info in infos]
-        records["raw"] = words
-        tails = np.frombuffer(b"".join(info[3] for info in infos), dtype=np.uint8).reshape(len(words), -1)
-        records.view(np.uint8).reshape(len(words), -1)[:, RECORD.itemsize - tails.shape[1]:] = tails
+        address = np.array([self.lib.addresses.get(k, 0) for k in columns.keys] or [0], dtype=np.uint64)
+        entries["key"] = a["raw"] | np.uint64(PRESENT)
+        entries["meta"] = a["length"].astype(np.uint64) | np.where(a["end"] != 0, np.uint64(END), np.uint64(0)) \
+            | np.where(a["fp"] != 0, np.uint64(USES_FP), np.uint64(0))
+        records = np.zeros(n, dtype=RECORD)
+        records["handler"] = address[a["key"]]
+        records["imm"] = a["imm"]
+        records["raw"] = a["raw"]
+        tails = a["tail"]
+        records.view(np.uint8).reshape(n, -1)[:, RECORD.itemsize - tails.shape[1]:] = tails
         entries["record"] = records
         return entries
 
@@ -255,7 +262,10 @@ class BlockScanner:
         has read the words earlier runs learnt (backend.wordtable), all of those too."""
         info = threaded.word_info(self.lib, word)
         if self.lib.known_words is not self._adopted:
-            self._adopt(self.lib.known_words)
+            self._adopted = self.lib.known_words
+            saved = wordtable.loaded()
+            if saved is not None:
+                self._adopt(saved.columns)
         if word in self.words:
             return
         if info is None:
@@ -277,21 +287,23 @@ class BlockScanner:
         self._table_bytes[slot * ENTRY_BYTES:(slot + 1) * ENTRY_BYTES] = _ENTRY_HEAD.pack(word | PRESENT, meta) + template
         self.words.add(word)
 
-    def _adopt(self, known: dict):
+    def _adopt(self, columns):
         """Every word earlier runs learnt whose handler covers a whole definition (their
         handlers compiled in one go); words with handlers of their own are learnt when met."""
-        self._adopted = known
-        lib, missing = self.lib, {}
-        for raw, info in known.items():
-            if isinstance(info[0], str) and info[0] not in lib.addresses:
-                missing.setdefault(info[0], raw)
-        for raw in missing.values():
-            threaded.word_info(lib, raw)          # lifts the definition's handler
+        lib, keys = self.lib, columns.keys
+        if not len(columns):
+            return
+        key_col = columns.arrays["key"]
+        present, first_row = np.unique(key_col, return_index=True)
+        for k, row in zip(present.tolist(), first_row.tolist()):
+            if isinstance(keys[k], str) and keys[k] not in lib.addresses:
+                threaded.word_info(lib, int(columns.arrays["raw"][row]))   # lifts its handler
         lib.compile_pending()
-        ready = {key for key, address in lib.addresses.items() if isinstance(key, str) and address}
-        present = self.words
-        chosen = [(raw, info) for raw, info in known.items() if info[0] in ready and raw not in present]
-        self._place(self._entries([raw for raw, _ in chosen], [info for _, info in chosen]))
+        ready = np.array([isinstance(k, str) and bool(lib.addresses.get(k)) for k in keys], dtype=bool)
+        take = ready[key_col]
+        if self.words:
+            take &= ~np.isin(columns.arrays["raw"], np.fromiter(self.words, np.uint64, len(self.words)))
+        self._place(self._entries(columns, np.flatnonzero(take)))
 
     def scan(self, code_address: int, start: int, page_end: int, avail_end: int, pc: int,
              counter: int) -> Scan | None:
