@@ -205,7 +205,9 @@ class BlockScanner:
         (a probe from a word's home meets only occupied slots before its own)."""
         existing = self.table[self.table["key"] != 0]
         wanted = len(self.words) + max(len(entries), room)
+        fresh = False                    # a new table is zeros already (touching it costs)
         if 2 * wanted > self.mask + 1:
+            fresh = True
             slots = self.mask + 1
             while 2 * wanted > slots:
                 slots *= 2
@@ -221,7 +223,8 @@ class BlockScanner:
         slot = np.maximum.accumulate(home[order] - rank) + rank
         inside = slot <= self.mask
         rows = self.table.view(np.uint64).reshape(len(self.table), ENTRY_WORDS)   # faster than records
-        rows[:] = 0
+        if not fresh:
+            rows[:] = 0
         rows[slot[inside]] = everything.view(np.uint64).reshape(len(everything), ENTRY_WORDS)[order[inside]]
         occupied = np.frombuffer(self._occupied, dtype=np.bool_)
         occupied[:] = False
