@@ -102,6 +102,7 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints):
         # one spare counter at the end: threaded blocks without a counter of their own count there
         self.counters = np.zeros(MAX_COUNTERS + 1, dtype=np.uint64)
         self.counter_lengths = np.zeros(MAX_COUNTERS + 1, dtype=np.uint64)   # insns of the block
+        self._counter_lengths_words = memoryview(self.counter_lengths)
         self.counter_owner: list[Translation] = []
         self._next_promote_scan = 0.0
         self._init_hints()
@@ -302,12 +303,15 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints):
 
     def _add(self, pc, paddr, size, count, block, name, address, counter, seconds=0.0, fn=None) -> Translation:
         """Record a translation of `count` instructions in [pc, pc + size)."""
-        ranges = self._code_ranges(pc, paddr, size)
-        pages = tuple(p >> PAGE_SHIFT for p, _ in ranges)
+        if (pc & (PAGE - 1)) + size <= PAGE:        # the usual case: one page
+            ranges, pages = ((paddr, size),), (paddr >> PAGE_SHIFT,)
+        else:
+            ranges = self._code_ranges(pc, paddr, size)
+            pages = tuple(p >> PAGE_SHIFT for p, _ in ranges)
         t = Translation(pc, paddr, block, name, "", address, fn or BLOCK_FN(address), pages, 0, counter, seconds)
         if counter is not None:
             self.counter_owner.append(t)
-            self.counter_lengths[counter] = count
+            self._counter_lengths_words[counter] = count     # a memoryview: numpy item writes cost more
         key = (pc, paddr)
         self.blocks[key] = t
         for page in pages:
