@@ -180,7 +180,7 @@ class BlockScanner:
         self.out = np.zeros((MAX_BLOCK_INSNS + 1) * RECORD.itemsize, dtype=np.uint8)
         self.out_view = memoryview(self.out)
         self.params[P_OUT] = self.out.ctypes.data
-        self._adopted: dict = {}         # the library's known words, once put in the table
+        self._adopted = None             # the saved word table, once put in the table
         self._make_table(INITIAL_SLOTS)
 
     def _make_table(self, slots: int):
@@ -264,11 +264,10 @@ class BlockScanner:
         """Put a word the table lacks in it (its handler compiled first); and once the library
         has read the words earlier runs learnt (backend.wordtable), all of those too."""
         info = threaded.word_info(self.lib, word)
-        if self.lib.known_words is not self._adopted:
-            self._adopted = self.lib.known_words
-            saved = wordtable.loaded()
-            if saved is not None:
-                self._adopt(saved.columns)
+        saved = wordtable.loaded()             # read by word_info once enough words were decoded
+        if saved is not None and saved is not self._adopted:
+            self._adopted = saved
+            self._adopt(saved.columns)
         if word in self.words:
             return
         if info is None:

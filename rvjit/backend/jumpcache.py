@@ -81,8 +81,7 @@ class JumpCacheMixin:
         filled.clear()
 
     def switch_jcache(self, priv: int):
-        if hasattr(self, "jcache_words"):
-            self._absorb_native_fills()         # the slots are in the table being left
+        self._absorb_native_fills()             # the slots are in the table being left
         if priv in self.stale_jcaches:
             self.stale_jcaches.discard(priv)
             self._clear_jcache(priv)

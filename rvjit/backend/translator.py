@@ -152,8 +152,7 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints):
 
     def lookup(self, pc: int) -> Translation:
         """The translation for pc in the current mode; translates on a miss. Raises fetch faults."""
-        if self.hart.state.jfill_count:
-            self._absorb_native_fills()
+        self._absorb_native_fills()
         for handle in self._dropped_records:
             self.records.free(handle)
         self._dropped_records.clear()

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import objcache
 
-# Reading the table costs ~50 ms: only runs that have decoded this many words themselves (a
+# Reading the table and putting it in the scanner's costs ~0.1 s: only runs that have decoded this many words themselves (a
 # kernel boots, a small program does not) read it, and only runs that learnt as many write it.
 LOAD_AFTER_WORDS = 2000
 SAVE_AFTER_NEW_WORDS = 1000
@@ -25,6 +25,7 @@ def _signature() -> str:
     return "rvjit word table 2 " + objcache.source_signature()
 
 
+TAIL_BYTES = 16                   # a WordInfo's packed record operands
 END_CODES = {None: 0, "jump": 1, "block": 2}
 END_NAMES = {code: name for name, code in END_CODES.items()}
 
@@ -34,21 +35,18 @@ class Columns:
     block scanner puts in its table in one go (a dict of 100,000 tuples took a quarter of a
     second to read and walk; arrays take milliseconds)."""
 
-    FIELDS = (("raw", np.uint64), ("key", np.uint32), ("length", np.uint8), ("end", np.uint8),
-              ("fp", np.uint8), ("imm", np.uint64))
-
     def __init__(self, keys: list, arrays: dict):
         self.keys = keys                  # handler keys; arrays["key"] indexes this list
-        self.arrays = arrays              # FIELDS, and "tail": (rows, tail bytes) uint8
+        self.arrays = arrays              # raw, key, length, end, fp, imm; tail: (rows, TAIL_BYTES)
 
     def __len__(self):
         return len(self.arrays["raw"])
 
     @classmethod
-    def of(cls, words: dict, keys: list | None = None) -> "Columns":
-        """From {raw: WordInfo fields}; keys: an existing key list to extend."""
-        keys = list(keys or [])
-        index = {k: i for i, k in enumerate(keys)}
+    def of(cls, words: dict) -> "Columns":
+        """From {raw: WordInfo fields}."""
+        keys: list = []
+        index: dict = {}
         rows = list(words.items())
         key_col = []
         for _, info in rows:
@@ -83,9 +81,6 @@ class Columns:
         a = self.arrays
         return (self.keys[int(a["key"][row])], int(a["length"][row]), END_NAMES[int(a["end"][row])],
                 a["tail"][row].tobytes(), int(a["imm"][row]), bool(a["fp"][row]))
-
-
-TAIL_BYTES = 16
 
 
 class WordTable:

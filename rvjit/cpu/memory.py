@@ -17,6 +17,12 @@ M64 = (1 << 64) - 1
 STORE_SLOTS_LIMIT = 1 << 16        # physical pages whose store-open TLB slots are tracked
 
 
+
+def _tags_in_span(tags: np.ndarray, first: int, pages: int) -> np.ndarray:
+    """Which TLB tags name a virtual page in [first, first + pages), whatever their mode."""
+    vpns = tags & np.uint64((1 << TLB_MODE_SHIFT) - 1)
+    return (vpns >= np.uint64(first)) & (vpns < np.uint64(first + pages))
+
 class MemoryPort:
     def __init__(self, hart, bus):
         self.hart = hart
@@ -177,7 +183,7 @@ class MemoryPort:
         # object per fill cost more than the rest of it
         words, at = self._tlb_flat(), slot * 4
         tag = vpn | st.tlb_mode                  # valid only in the mode it was filled in
-        addend = ((ppn << PAGE_SHIFT) - self.ram.base - (vpn << PAGE_SHIFT)) & M64
+        addend = self._addend(vpn, ppn)
         if words[at] != tag or words[at + 2] != addend:
             words[at], words[at + 1], words[at + 2] = tag, NO_TAG, addend
         # Direct writes only once a store was allowed here (so the MMU has set the dirty bit),
@@ -194,6 +200,10 @@ class MemoryPort:
                     slots = self.store_slots[ppn] = set()
                 slots.add(slot)
 
+    def _addend(self, vpn: int, ppn: int) -> int:
+        """What a TLB entry adds to a virtual address on page vpn to get its offset in RAM."""
+        return ((ppn << PAGE_SHIFT) - self.ram.base - (vpn << PAGE_SHIFT)) & M64
+
     def _fill_exec_tlb(self, vaddr: int, paddr: int, private: bool):
         """Generated code may now find translated code at vaddr's page without Python (a jump
         cache miss looks the block up natively: backend.blocktable)."""
@@ -206,7 +216,7 @@ class MemoryPort:
             self.private_itlb_slots.add(slot)
         words = self.itlb_words
         words[2 * slot] = vpn | st.fetch_tag
-        words[2 * slot + 1] = ((ppn << PAGE_SHIFT) - self.ram.base - (vpn << PAGE_SHIFT)) & M64
+        words[2 * slot + 1] = self._addend(vpn, ppn)
 
     def flush_tlb(self):
         self._tlb_words()[:, :2] = NO_TAG      # tag_read, tag_write of every entry
@@ -235,10 +245,8 @@ class MemoryPort:
             words[first % TLB_ENTRIES, :2] = NO_TAG       # entries of every mode share a slot
             self.itlb[first % ITLB_ENTRIES, 0] = NO_TAG
         else:
-            vpns = words[:, 0] & np.uint64((1 << TLB_MODE_SHIFT) - 1)
-            words[(vpns >= np.uint64(first)) & (vpns < np.uint64(first + pages)), :2] = NO_TAG
-            vpns = self.itlb[:, 0] & np.uint64((1 << TLB_MODE_SHIFT) - 1)
-            self.itlb[(vpns >= np.uint64(first)) & (vpns < np.uint64(first + pages)), 0] = NO_TAG
+            words[_tags_in_span(words[:, 0], first, pages), :2] = NO_TAG
+            self.itlb[_tags_in_span(self.itlb[:, 0], first, pages), 0] = NO_TAG
         return first, pages
 
     def _tlb_flat(self) -> memoryview:
