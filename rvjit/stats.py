@@ -17,6 +17,7 @@ def format_run_stats(machine, translator, rs, total_seconds) -> str:
         ts = translator.stats
         translate = sum(ts.seconds.values())
         lines += [f"  blocks translated           {ts.blocks:>14,}",
+                  f"    natively (no trip to Python){ts.native_blocks:>12,}",
                   f"  guest insns translated      {ts.guest_insns_translated:>14,}",
                   f"  translations invalidated    {ts.invalidations:>14,}",
                   f"  blocks optimised when hot   {ts.promoted:>14,}"]

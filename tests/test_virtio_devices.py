@@ -84,15 +84,14 @@ def test_write_physical_invalidates_code_pages():
     dropped = []
     port.on_code_write = dropped.append
     code = (RAM_BASE >> 12) + 3
-    port.code_pages.update({code, code + 1})
-    port.code_chunks[code] = 1 << 10                  # code only at bytes 0xa0..0xaf of the page
-    port.code_chunks[code + 1] = 1
+    port.code_pages.mark((code << 12) + 0xA0, 16)      # code only at bytes 0xa0..0xaf of the page
+    port.code_pages.mark((code + 1) << 12, 16)
     port.write_physical((code << 12) + 0x200, b"data")          # next to code: kept
     assert dropped == [] and code in port.code_pages
     port.write_physical((code << 12) + 0xFF0, bytes(0x20))      # crosses into the next page's code
     assert dropped == [code + 1] and code + 1 not in port.code_pages
     port.write_physical(code << 12, bytes(4096))
-    assert dropped == [code + 1, code] and not port.code_pages and not port.code_chunks
+    assert dropped == [code + 1, code] and not port.code_pages and not port.code_pages.chunks.any()
     assert ram.read(code << 12, 4) == bytes(4)
 
 

@@ -179,7 +179,7 @@ class BlockScanner:
         # records of the block being scanned (header first); the translator copies them out
         self.out = np.zeros((MAX_BLOCK_INSNS + 1) * RECORD.itemsize, dtype=np.uint8)
         self.out_view = memoryview(self.out)
-        self.params[P_OUT] = self.out.ctypes.data
+        self._out_address = self.out.ctypes.data
         self._adopted = None             # the saved word table, once put in the table
         self._make_table(INITIAL_SLOTS)
 
@@ -314,6 +314,7 @@ class BlockScanner:
         p = self.params
         p[P_CODE], p[P_START], p[P_PAGE_END], p[P_AVAIL_END] = code_address, start, page_end, avail_end
         p[P_PC], p[P_COUNTER] = pc, counter
+        p[P_OUT] = self._out_address     # native translation (nativeblock) points it elsewhere
         while True:
             self._scan(self._params_address)
             status, count, size, word, fp = p[R_STATUS:R_FP + 1]

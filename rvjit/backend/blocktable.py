@@ -28,6 +28,14 @@ def slot_hash(pc: int, offset: int) -> int:
     return ((((pc * HASH_MULTIPLIER) & M64) ^ offset) * HASH_MULTIPLIER & M64) >> HASH_SHIFT
 
 
+def slot_ir(pc: str, offset: str, mask: str, out: str) -> str:
+    """LLVM IR setting %{out} to slot_hash(pc, offset) & mask (operands are IR values)."""
+    m = HASH_MULTIPLIER - (1 << 64)
+    return (f"  %{out}.a = mul i64 {pc}, {m}\n  %{out}.b = xor i64 %{out}.a, {offset}\n"
+            f"  %{out}.c = mul i64 %{out}.b, {m}\n  %{out}.d = lshr i64 %{out}.c, {HASH_SHIFT}\n"
+            f"  %{out} = and i64 %{out}.d, {mask}\n")
+
+
 class BlockTable:
     def __init__(self, state, ram_base: int):
         self.state = state
@@ -40,7 +48,11 @@ class BlockTable:
         self.mask = slots - 1
         self.state.block_table = self.entries.ctypes.data
         self.state.block_mask = self.mask
-        self.used = 0                   # live entries and tombstones
+        self.state.block_used = 0       # live entries and tombstones (native code adds too)
+
+    @property
+    def used(self) -> int:
+        return self.state.block_used
 
     def _find(self, pc: int, offset: int) -> int | None:
         """The slot of a block's entry (probing as the dispatcher does), None if absent."""
@@ -66,7 +78,7 @@ class BlockTable:
         words[at + 1] = offset
         words[at + 2] = fn
         words[at + 3] = data
-        self.used += 1
+        self.state.block_used += 1
 
     def update(self, pc: int, paddr: int, fn: int, data: int):
         slot = self._find(pc, (paddr - self.ram_base) & M64)

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..cpu.state import (OFFSETS, JCACHE_BITS, JCACHE_WORDS, EXIT_BUDGET, EXIT_MISS, EXIT_TRAP,
                          JFILL_CAPACITY, SFENCE_CODE_BITS, ITLB_ENTRIES)
-from .blocktable import HASH_MULTIPLIER as BLOCK_HASH_MULTIPLIER, HASH_SHIFT as BLOCK_HASH_SHIFT
+from .blocktable import slot_ir
 from ..ir.ops import TERMINATORS
 from .llvmgen import DECLS, FunctionWriter, _METADATA
 
@@ -164,8 +164,9 @@ DISPATCHER = "rvjit_dispatch"
 
 def dispatcher_ir() -> str:
     """Enter the block for state.pc from the jump cache; on a miss, find it in the block table
-    (backend.blocktable) through the TLB's execute tag and refill the jump cache entry; else
-    leave with EXIT_MISS. The run loop's way back into native code after a trap or system
+    (backend.blocktable) through the TLB's execute tag and refill the jump cache entry; not
+    there, have it translated natively (state.new_block_fn, backend.nativeblock); else leave
+    with EXIT_MISS. The run loop's way back into native code after a trap or system
     instruction, and where every block goes when its own jump cache lookup misses."""
     o = OFFSETS
     return f"""define void @{DISPATCHER}(ptr noalias %s, ptr %unused) nounwind {{
@@ -219,16 +220,11 @@ find:
   %room = icmp ult i64 %cnt, {JFILL_CAPACITY}
   br i1 %room, label %hash, label %give_up
 hash:
-  %hp = mul i64 %pc, {BLOCK_HASH_MULTIPLIER - (1 << 64)}
-  %hx = xor i64 %hp, %off
-  %hm = mul i64 %hx, {BLOCK_HASH_MULTIPLIER - (1 << 64)}
-  %hs = lshr i64 %hm, {BLOCK_HASH_SHIFT}
   %btp = getelementptr i8, ptr %s, i64 {o['block_table']}
   %bt = load ptr, ptr %btp
   %bmp = getelementptr i8, ptr %s, i64 {o['block_mask']}
   %bm = load i64, ptr %bmp
-  %h0 = and i64 %hs, %bm
-  br label %probe
+{slot_ir("%pc", "%off", "%bm", "h0")}  br label %probe
 probe:
   %h = phi i64 [%h0, %hash], [%hn, %next]
   %eoff = shl i64 %h, 5
@@ -244,17 +240,31 @@ probe:
   br i1 %m, label %found, label %nomatch
 nomatch:
   %empty = icmp eq i64 %efn, 0
-  br i1 %empty, label %give_up, label %next
+  br i1 %empty, label %new, label %next
 next:
   %h1 = add i64 %h, 1
   %hn = and i64 %h1, %bm
   br label %probe
+new:
+  %paged = icmp ne i64 %ft, 0
+  %nbfp = getelementptr i8, ptr %s, i64 {o['new_block_fn']}
+  %nbf = load ptr, ptr %nbfp
+  %hasnb = icmp ne ptr %nbf, null
+  %try = and i1 %paged, %hasnb
+  br i1 %try, label %translate, label %give_up
+translate:
+  %ne = call ptr %nbf(ptr %s, i64 %pc, i64 %off)
+  %made = icmp ne ptr %ne, null
+  br i1 %made, label %found, label %give_up
 found:
-  %edp = getelementptr i8, ptr %e, i64 24
+  %ef = phi ptr [%e, %probe], [%ne, %translate]
+  %efp2 = getelementptr i8, ptr %ef, i64 16
+  %efn2 = load i64, ptr %efp2
+  %edp = getelementptr i8, ptr %ef, i64 24
   %edata = load i64, ptr %edp
   store i64 %pc, ptr %ep
   %jfp = getelementptr i8, ptr %ep, i64 8
-  store i64 %efn, ptr %jfp
+  store i64 %efn2, ptr %jfp
   %jdp = getelementptr i8, ptr %ep, i64 16
   store i64 %edata, ptr %jdp
   %jbp = getelementptr i8, ptr %s, i64 {o['jfill_buf']}
@@ -269,7 +279,7 @@ found:
   %fi = and i64 %cvpn, {(1 << SFENCE_CODE_BITS) - 1}
   %fb = getelementptr i8, ptr %sf, i64 %fi
   store i8 1, ptr %fb
-  %fnp = inttoptr i64 %efn to ptr
+  %fnp = inttoptr i64 %efn2 to ptr
   %dptr = inttoptr i64 %edata to ptr
   musttail call void %fnp(ptr %s, ptr %dptr)
   ret void

@@ -63,6 +63,7 @@ class HotPromotion:
         """Recompile the hottest first-tier blocks, each with its warm neighbours, as optimised
         regions, and form the regions of the hot profile (hotprofile) whose heads have run a few
         times; on the background compiler when there is one. Returns regions installed."""
+        self.absorb_native_blocks()
         if self.hot_engine is None or not self.counter_owner:
             return 0
         installed = 0
@@ -130,6 +131,7 @@ class HotPromotion:
     def first_tier_insns(self) -> int:
         """Guest instructions run in first-tier code (block runs x block lengths: a run that
         trapped part-way counts whole)."""
+        self.absorb_native_blocks()
         n = len(self.counter_owner)
         return self.stats.first_tier_insns_banked + int(np.dot(self.counters[:n], self.counter_lengths[:n]))
 

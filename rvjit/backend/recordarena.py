@@ -2,7 +2,9 @@
 
 A block's header and records are written straight into their slot (no array object per block,
 whose address would cost a ctypes round trip to learn), and a dropped block's slot serves the
-next block of the same length.
+next block of the same length. The bump cursor (next free byte and end of the current buffer)
+lives in two u64 words native code shares: the native block translator (backend.nativeblock)
+carves slots from the same buffer.
 """
 import numpy as np
 
@@ -12,11 +14,15 @@ CHUNK_BYTES = 1 << 22
 
 
 class RecordArena:
-    def __init__(self):
+    def __init__(self, cursor: memoryview | None = None, next_at: int = 0, end_at: int = 1):
+        """cursor: u64 words holding the next free address (cursor[next_at]) and the end of the
+        current buffer (cursor[end_at]); a private pair when None."""
         self._chunks: list[np.ndarray] = []      # kept alive: generated code reads them
         self._views: list[memoryview] = []
         self._addresses: list[int] = []
-        self._used = CHUNK_BYTES                 # bytes used in the last chunk (none yet)
+        self._cursor = cursor if cursor is not None else memoryview(np.zeros(2, dtype=np.uint64))
+        self._next_at, self._end_at = next_at, end_at
+        self._cursor[next_at] = self._cursor[end_at] = 0          # no buffer yet
         self._free: dict[int, list[tuple[int, int]]] = {}   # slot size -> [(chunk, offset)]
 
     def alloc(self, records: int) -> tuple[memoryview, int, int, tuple]:
@@ -26,15 +32,24 @@ class RecordArena:
         if free:
             chunk, offset = free.pop()
         else:
-            if self._used + size > CHUNK_BYTES:
+            cursor = self._cursor
+            address = cursor[self._next_at]
+            if address + size > cursor[self._end_at]:
                 buf = np.zeros(max(CHUNK_BYTES, size), dtype=np.uint8)
                 self._chunks.append(buf)
                 self._views.append(memoryview(buf))
                 self._addresses.append(buf.ctypes.data)
-                self._used = 0
-            chunk, offset = len(self._chunks) - 1, self._used
-            self._used += size
+                address = buf.ctypes.data
+                cursor[self._end_at] = address + buf.nbytes
+            cursor[self._next_at] = address + size
+            chunk = len(self._chunks) - 1
+            offset = address - self._addresses[chunk]
         return self._views[chunk], offset, self._addresses[chunk] + offset, (size, chunk, offset)
+
+    def handle_of(self, address: int, records: int) -> tuple:
+        """The handle of a slot native code carved from the current buffer."""
+        chunk = len(self._chunks) - 1
+        return records * RECORD.itemsize, chunk, address - self._addresses[chunk]
 
     def free(self, handle: tuple):
         """Give a slot back; only once no generated code can be running its block."""

@@ -88,6 +88,7 @@ def _run_native(machine, translator, max_insns: int | None) -> RunStats:
                 stats.first_insn_at = startup_clock()
             block.fn(state_ptr, block.data)
         stats.native_entries += 1
+        translator.absorb_native_blocks()      # blocks native code translated (nativeblock)
         hart.retired_base += hart.slice_budget - st.budget
         hart.slice_budget = st.budget
         if machine.host_error is not None:

@@ -26,6 +26,7 @@ from .jumpcache import JumpCacheMixin
 from .promotion import HotPromotion, static_successors
 from .blocktable import BlockTable
 from .recordarena import RecordArena
+from .nativeblock import NativeBlocks, NativeBlockContext, CTX_ARENA_NEXT, CTX_ARENA_END
 
 PAGE_SHIFT = 12
 PAGE = 1 << PAGE_SHIFT
@@ -75,13 +76,15 @@ class TranslatorStats:
         self.background_seconds = 0.0   # optimising on the compiler thread (not on the guest's)
         self.first_tier_insns_banked = 0  # run counters zeroed at promotion, as instructions
         self.threaded_blocks = 0
+        self.native_blocks = 0           # ... of them translated by native code (nativeblock)
         self.seconds = {"decode+lift": 0.0, "threading": 0.0, "handler-compile": 0.0, "llvm-ir": 0.0,
                         "llvm-compile": 0.0, "optimising hot": 0.0, "fp runtime": 0.0}
 
 
-class Translator(JumpCacheMixin, HotPromotion, ProfileHints):
-    """Guest blocks to host code: translation (here), the jump cache (jumpcache) and hot-code
-    promotion (promotion, and hotprofile for the regions earlier runs promoted)."""
+class Translator(JumpCacheMixin, HotPromotion, ProfileHints, NativeBlocks):
+    """Guest blocks to host code: translation (here, and nativeblock for the common case of a
+    threaded block, in native code), the jump cache (jumpcache) and hot-code promotion
+    (promotion, and hotprofile for the regions earlier runs promoted)."""
 
     def __init__(self, hart, opt_level: int = 2, tiered: bool = True, first_tier: str = "threaded",
                  background: bool = True):
@@ -132,7 +135,8 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints):
         # invalidates its own block), so they are freed only back in the run loop (lookup).
         self._dropped_records: list = []
         self._ram_bytes: memoryview | None = None   # guest RAM, for scanning code in place
-        self.records = RecordArena()
+        self.native_blocks = NativeBlockContext()
+        self.records = RecordArena(self.native_blocks.view, CTX_ARENA_NEXT, CTX_ARENA_END)
         # jump cache misses for blocks already translated are resolved natively
         self.block_table = BlockTable(hart.state, hart.mem.ram.base)
         self._jfill = np.zeros(JFILL_CAPACITY, dtype=np.uint64)
@@ -149,9 +153,11 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints):
         hart.on_flush_span.append(self.flush_jcache_span)
         hart.on_priv_change.append(self.switch_jcache)
         self.stats = TranslatorStats()
+        self._init_native_blocks(enabled=self.library is not None)
 
     def lookup(self, pc: int) -> Translation:
         """The translation for pc in the current mode; translates on a miss. Raises fetch faults."""
+        self.absorb_native_blocks()
         self._absorb_native_fills()
         for handle in self._dropped_records:
             self.records.free(handle)
@@ -311,6 +317,7 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints):
         if counter is not None:
             self.counter_owner.append(t)
             self._counter_lengths_words[counter] = count     # a memoryview: numpy item writes cost more
+            self._sync_native_counter()
         key = (pc, paddr)
         self.blocks[key] = t
         for page in pages:
@@ -335,6 +342,7 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints):
 
     def invalidate_page(self, page: int):
         """Guest code wrote to a page holding translated code: forget its translations."""
+        self.absorb_native_blocks()
         for key in self.by_page.pop(page, ()):
             t = self.blocks.pop(key, None)
             if t is not None:

@@ -8,6 +8,7 @@ import ctypes
 
 import numpy as np
 
+from .codemap import CodeMap
 from .state import NO_TAG, ITLB_ENTRIES, TLB_ENTRIES, TLB_MODE_SHIFT, ACCESS_STORE, ACCESS_AMO, ACCESS_LOAD
 from .trap import GuestTrap, LOAD_ACCESS, STORE_ACCESS, INSN_ACCESS
 
@@ -29,10 +30,9 @@ class MemoryPort:
         self.bus = bus
         self.ram = bus.ram
         self.watched: dict[int, object] = {}       # physical page -> handler(paddr, size, value)
-        self.code_pages: set[int] = set()          # physical pages with translated code
-        # Which 16-byte chunks of a code page hold translated instructions (bit i = chunk i):
-        # a store elsewhere in the page is plain data and needs no invalidation.
-        self.code_chunks: dict[int, int] = {}
+        # RAM pages with translated code, and which 16-byte chunks of them hold it: a store
+        # elsewhere in such a page is plain data and needs no invalidation.
+        self.code_pages = CodeMap(self.ram.base, self.ram.size)
         self.on_code_write = None                  # callback(page) invalidating translations
         # TLB slots filled through non-global mappings since the address space last changed:
         # only these go on a switch, the kernel's global entries stay.
@@ -71,11 +71,10 @@ class MemoryPort:
         if self.ram.contains(paddr, size):
             page = paddr >> PAGE_SHIFT
             if page in self.code_pages:
-                if not self._touches_code(paddr, size):
+                if not self.code_pages.touches(paddr, size):
                     self.ram.store(paddr, value, size)   # data next to code: page stays protected
                     return
                 self.code_pages.discard(page)
-                self.code_chunks.pop(page, None)
                 self.on_code_write(page)             # drops translations, asks to leave the block
             self.ram.store(paddr, value, size)
             handler = self.watched.get(page)
@@ -100,9 +99,8 @@ class MemoryPort:
                 if page in self.code_pages:
                     start = max(paddr, page << PAGE_SHIFT)
                     stop = min(end, (page + 1) << PAGE_SHIFT)
-                    if self._touches_code(start, stop - start):
+                    if self.code_pages.touches(start, stop - start):
                         self.code_pages.discard(page)
-                        self.code_chunks.pop(page, None)
                         if self.on_code_write is not None:
                             self.on_code_write(page)
         self.ram.write(paddr, data)
@@ -113,19 +111,9 @@ class MemoryPort:
         while paddr < end:
             page = paddr >> PAGE_SHIFT
             stop = min(end, (page + 1) << PAGE_SHIFT)
-            first, last = (paddr & (PAGE - 1)) >> 4, ((stop - 1) & (PAGE - 1)) >> 4
-            self.code_chunks[page] = self.code_chunks.get(page, 0) | (((1 << (last - first + 1)) - 1) << first)
-            if page not in self.code_pages and self.ram.contains(page << PAGE_SHIFT):
-                self.code_pages.add(page)
+            if self.code_pages.mark(paddr, stop - paddr):
                 self.protect_page(page)
             paddr = stop
-
-    def _touches_code(self, paddr: int, size: int) -> bool:
-        chunks = self.code_chunks.get(paddr >> PAGE_SHIFT)
-        if chunks is None:
-            return True                      # no finer record: treat the whole page as code
-        first, last = (paddr & (PAGE - 1)) >> 4, ((paddr + size - 1) & (PAGE - 1)) >> 4
-        return bool(chunks >> first & ((1 << (last - first + 1)) - 1))
 
     def fetch(self, vaddr: int, n: int) -> bytes | None:
         """Instruction bytes for the translator; None when the fetch would fault."""

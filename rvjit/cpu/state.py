@@ -95,9 +95,14 @@ class HartState(ctypes.Structure):
         ("ram_base", u64),          # guest physical address of RAM
         ("block_table", ptr),       # [pc, pc's RAM offset, fn, data] per translated block
         ("block_mask", u64),
+        ("block_used", u64),        # its live entries and tombstones
         ("jfill_buf", ptr),         # jump cache slots filled natively since Python last looked
         ("jfill_count", u64),
         ("miss_fn", ptr),           # what generated code calls when its jump cache misses
+        # Translating a new threaded block natively on a block table miss (backend.nativeblock):
+        # ptr new_block_fn(state*, pc, RAM offset) -> its block table entry, or null; 0: never
+        ("new_block_fn", ptr),
+        ("new_block", ptr),         # its context (nativeblock.CTX_*)
         ("tlb", TlbEntry * TLB_ENTRIES),
     ]
 
