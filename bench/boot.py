@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compute import machine_info, parse_stats, qemu_version   # noqa: E402  (bench/compute.py)
+from compute import as_installed, machine_info, parse_stats, qemu_version   # noqa: E402  (bench/compute.py)
 from guests.linux import build as lb                     # noqa: E402
 from guests.linux.boot import Console, boot_command      # noqa: E402
 from table import Row, format_table                      # noqa: E402  (bench/table.py)
@@ -98,6 +98,7 @@ def measure_image(name: str, repeat: int, timeout: float, verbose: bool = False)
     """Rows "NAME cold" and "NAME warm" (see the module's docstring)."""
     # The benchmark chooses the cache itself; an inherited RVJIT_NO_CACHE would make warm cold.
     os.environ.pop("RVJIT_NO_CACHE", None)
+    as_installed()
     paths = lb.build_image(name)
     runs = {"cold": ([], []), "warm": ([], [])}
     try:
