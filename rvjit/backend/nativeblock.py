@@ -24,11 +24,12 @@ instructions | bytes << 16 | counter << 32.
 """
 from __future__ import annotations
 
+import weakref
 import ctypes
 
 import numpy as np
 
-from ..cpu.codemap import CHUNK_SHIFT, CHUNK_WORDS
+from ..cpu.codemap import CHUNK_SHIFT, CHUNK_WORDS, CODE
 from ..cpu.state import OFFSETS
 from ..frontend.lift import MAX_BLOCK_INSNS
 from .blockscan import (P_CODE, P_START, P_PAGE_END, P_AVAIL_END, P_OUT, P_PC, P_COUNTER,
@@ -82,7 +83,8 @@ entry:
 {ctx(CTX_CODE_FLAGS, "flags", "ptr")}  %page = lshr i64 %off, 12
   %flagp = getelementptr i8, ptr %flags, i64 %page
   %flag = load i8, ptr %flagp
-  %iscode = icmp ne i8 %flag, 0
+  %codeflag = and i8 %flag, {CODE}
+  %iscode = icmp ne i8 %codeflag, 0
   %ok1 = and i1 %lroom, %croom
   %ok2 = and i1 %aroom, %broom
   %ok3 = and i1 %ok1, %ok2
@@ -193,14 +195,15 @@ class NativeBlockContext:
         return self.words.ctypes.data
 
 
-_compiled: dict[int, int] = {}
+# by engine (weakly: an id() could name a later engine, and code freed with the old one)
+_compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def new_block_function(engine) -> int:
     """@rvjit_new_block compiled in an engine (once per engine)."""
-    address = _compiled.get(id(engine))
+    address = _compiled.get(engine)
     if address is None:
-        address = _compiled[id(engine)] = engine.compile(new_block_ir(), [NEW_BLOCK_FN]).addresses[NEW_BLOCK_FN]
+        address = _compiled[engine] = engine.compile(new_block_ir(), [NEW_BLOCK_FN]).addresses[NEW_BLOCK_FN]
     return address
 
 

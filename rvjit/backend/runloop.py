@@ -89,6 +89,7 @@ def _run_native(machine, translator, max_insns: int | None) -> RunStats:
             block.fn(state_ptr, block.data)
         stats.native_entries += 1
         translator.absorb_native_blocks()      # blocks native code translated (nativeblock)
+        hart.mem.absorb_refills()               # TLB fills it walked (tlbrefill)
         hart.retired_base += hart.slice_budget - st.budget
         hart.slice_budget = st.budget
         if machine.host_error is not None:

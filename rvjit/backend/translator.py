@@ -17,7 +17,7 @@ from .engine import BLOCK_FN, Engine
 from .fptable import fp_table
 from .llvmgen import first_tier_module
 from .memruntime import memory_runtime_module
-from . import blockscan, threaded
+from . import blockscan, threaded, tlbrefill
 from .handlergen import RECORD
 from . import compileserver
 from .background import BackgroundCompiler
@@ -154,6 +154,7 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints, NativeBlocks):
         hart.on_priv_change.append(self.switch_jcache)
         self.stats = TranslatorStats()
         self._init_native_blocks(enabled=self.library is not None)
+        tlbrefill.install(hart, self.hot_engine or self.engine)
 
     def lookup(self, pc: int) -> Translation:
         """The translation for pc in the current mode; translates on a miss. Raises fetch faults."""

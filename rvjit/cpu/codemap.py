@@ -6,7 +6,8 @@ too: the native block translator (backend.nativeblock) marks the chunks of the b
 on pages that are code already (making a page code is left to Python, which also write-protects
 it in the TLB).
 
-flags: u8 per RAM page, non-zero: the page holds code. chunks: four u64 per RAM page, bit i of
+flags: u8 per RAM page, CODE: the page holds code, WATCHED: Python must see every store to it
+(cpu.memory's watched pages). chunks: four u64 per RAM page, bit i of
 the 256: bytes [16 i, 16 i + 16) of the page hold code.
 """
 import numpy as np
@@ -15,6 +16,7 @@ PAGE_SHIFT = 12
 PAGE = 1 << PAGE_SHIFT
 CHUNK_SHIFT = 4
 CHUNK_WORDS = 4                 # u64 words of chunk bits per page (256 chunks of 16 bytes)
+CODE, WATCHED = 1, 2            # page flags
 
 
 def chunk_mask(paddr: int, size: int) -> int:
@@ -39,13 +41,13 @@ class CodeMap:
 
     def __contains__(self, page: int) -> bool:
         i = page - self.first_page
-        return 0 <= i < self.pages and self._flags[i] != 0
+        return 0 <= i < self.pages and self._flags[i] & CODE != 0
 
     def __bool__(self) -> bool:
         return self.count > 0
 
     def __iter__(self):
-        return iter((np.flatnonzero(self.flags) + self.first_page).tolist())
+        return iter((np.flatnonzero(self.flags & CODE) + self.first_page).tolist())
 
     def _bits(self, i: int) -> int:
         w = self._chunks
@@ -63,9 +65,9 @@ class CodeMap:
             part = bits >> (64 * k) & ((1 << 64) - 1)
             if part:
                 w[at + k] |= part
-        if self._flags[i]:
+        if self._flags[i] & CODE:
             return False
-        self._flags[i] = 1
+        self._flags[i] |= CODE
         self.count += 1
         return True
 
@@ -77,9 +79,15 @@ class CodeMap:
     def discard(self, page: int):
         """The page's code is gone (it was written)."""
         i = self._index(page)
-        if i is None or not self._flags[i]:
+        if i is None or not self._flags[i] & CODE:
             return
-        self._flags[i] = 0
+        self._flags[i] &= ~CODE
         self.count -= 1
         w, at = self._chunks, i * CHUNK_WORDS
         w[at] = w[at + 1] = w[at + 2] = w[at + 3] = 0
+
+    def watch(self, page: int):
+        """Stores to the page must reach Python."""
+        i = self._index(page)
+        if i is not None:
+            self._flags[i] |= WATCHED

@@ -17,6 +17,16 @@ PAGE = 1 << PAGE_SHIFT
 M64 = (1 << 64) - 1
 STORE_SLOTS_LIMIT = 1 << 16        # physical pages whose store-open TLB slots are tracked
 
+# The native TLB refill walker's context (u64 words; backend.tlbrefill), and its log of fills:
+# per fill REFILL_LOG_WORDS words, TLB slot | REFILLED_* flags << 32, physical page, first
+# virtual page of the superpage (REFILLED_SUPERPAGE).
+(REFILL_CODE_FLAGS, REFILL_RAM_SIZE, REFILL_LOG, REFILL_LOG_COUNT, REFILL_LOG_CAPACITY) = range(5)
+REFILL_WORDS = 5
+REFILL_LOG_WORDS = 3
+REFILL_LOG_ENTRIES = 4096
+REFILLED_PRIVATE, REFILLED_WRITABLE, REFILLED_SUPERPAGE = 1, 2, 4
+SUPERPAGE_PAGES = 512              # the only superpages the walker fills from: 2 MiB
+
 
 
 def _tags_in_span(tags: np.ndarray, first: int, pages: int) -> np.ndarray:
@@ -44,6 +54,43 @@ class MemoryPort:
         self.itlb = np.full((ITLB_ENTRIES, 2), NO_TAG, dtype=np.uint64)
         self.itlb_words = memoryview(self.itlb.reshape(-1))
         self.private_itlb_slots: set[int] = set()
+        # The native refill walker's context and log (it fills TLB entries Python learns of by
+        # the log: absorb_refills)
+        self.refill = np.zeros(REFILL_WORDS, dtype=np.uint64)
+        self.refill_view = memoryview(self.refill)
+        self.refill_log = np.zeros(REFILL_LOG_ENTRIES * REFILL_LOG_WORDS, dtype=np.uint64)
+        self.refill_view[REFILL_CODE_FLAGS] = self.code_pages.flags.ctypes.data
+        self.refill_view[REFILL_RAM_SIZE] = self.ram.size
+        self.refill_view[REFILL_LOG] = self.refill_log.ctypes.data
+        self.refill_view[REFILL_LOG_CAPACITY] = REFILL_LOG_ENTRIES
+        if hart is not None:
+            hart.state.refill = self.refill.ctypes.data
+
+    def watch(self, page: int, handler):
+        """Stores to a physical page go to handler(paddr, size, value) after reaching RAM."""
+        self.watched[page] = handler
+        self.code_pages.watch(page)
+        self.flush_tlb()               # no entry may keep taking its stores directly
+
+    def absorb_refills(self):
+        """Take over the TLB fills the native walker logged: private slots, slots opened to
+        stores, superpages (each kept where Python's own fills keep them)."""
+        view = self.refill_view
+        n = view[REFILL_LOG_COUNT]
+        if not n:
+            return
+        view[REFILL_LOG_COUNT] = 0
+        log = self.refill_log[:n * REFILL_LOG_WORDS].tolist()
+        superpages = self.hart.mmu.superpages
+        for i in range(0, len(log), REFILL_LOG_WORDS):
+            packed, ppn, first = log[i:i + REFILL_LOG_WORDS]
+            slot, flags = packed & 0xFFFFFFFF, packed >> 32
+            if flags & REFILLED_PRIVATE:
+                self.private_slots.add(slot)
+            if flags & REFILLED_WRITABLE:
+                self._note_store_slot(ppn, slot)
+            if flags & REFILLED_SUPERPAGE:
+                superpages.add((first, SUPERPAGE_PAGES))
 
     # --- translation ---------------------------------------------------------------------------
     def translate(self, vaddr: int, access: int) -> int:
@@ -179,14 +226,17 @@ class MemoryPort:
         if ppn not in self.code_pages and ppn not in self.watched and (
                 access in (ACCESS_STORE, ACCESS_AMO) or self.hart.mmu.stores_translated(vaddr)):
             words[at + 1] = tag
-            if self.store_slots is not None:
-                slots = self.store_slots.get(ppn)
-                if slots is None:
-                    if len(self.store_slots) >= STORE_SLOTS_LIMIT:
-                        self.store_slots = None      # too many to track: scan until the next flush
-                        return
-                    slots = self.store_slots[ppn] = set()
-                slots.add(slot)
+            self._note_store_slot(ppn, slot)
+
+    def _note_store_slot(self, ppn: int, slot: int):
+        if self.store_slots is not None:
+            slots = self.store_slots.get(ppn)
+            if slots is None:
+                if len(self.store_slots) >= STORE_SLOTS_LIMIT:
+                    self.store_slots = None      # too many to track: scan until the next flush
+                    return
+                slots = self.store_slots[ppn] = set()
+            slots.add(slot)
 
     def _addend(self, vpn: int, ppn: int) -> int:
         """What a TLB entry adds to a virtual address on page vpn to get its offset in RAM."""
@@ -207,6 +257,7 @@ class MemoryPort:
         words[2 * slot + 1] = self._addend(vpn, ppn)
 
     def flush_tlb(self):
+        self.refill_view[REFILL_LOG_COUNT] = 0   # what it logged is gone with the entries
         self._tlb_words()[:, :2] = NO_TAG      # tag_read, tag_write of every entry
         self.itlb[:, 0] = NO_TAG
         self.private_itlb_slots.clear()
@@ -217,6 +268,7 @@ class MemoryPort:
     def flush_private_tlb_entries(self):
         """The address space changed: forget the entries filled through non-global mappings
         (the MMU keeps those translations for the way back)."""
+        self.absorb_refills()
         if self.private_slots:
             self._tlb_words()[np.fromiter(self.private_slots, np.int64, len(self.private_slots)), :2] = NO_TAG
             self.private_slots.clear()
@@ -227,6 +279,7 @@ class MemoryPort:
     def flush_tlb_page(self, vaddr: int) -> tuple[int, int]:
         """Forget one virtual page (sfence.vma rs1), or all of the superpage it lies in.
         Returns the span of virtual pages flushed (first vpn, count)."""
+        self.absorb_refills()                  # superpages the walker filled from
         first, pages = self.hart.mmu.flush_page(vaddr)
         words = self._tlb_words()
         if pages == 1:
@@ -255,6 +308,7 @@ class MemoryPort:
 
     def protect_page(self, ppn: int):
         """Stop generated code from writing a physical page directly (it holds code now)."""
+        self.absorb_refills()
         if self.store_slots is not None:
             words, base = self._tlb_flat(), self.ram.base
             for slot in self.store_slots.pop(ppn, ()):

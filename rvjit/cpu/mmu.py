@@ -99,6 +99,7 @@ class Mmu:
             return
         old = self.hart.csr.satp
         new = self.hart.csr.satp = value & ((0xF << SATP_MODE_SHIFT) | SATP_ASID_MASK | SATP_PPN_MASK)
+        self.hart.state.walk_satp = new
         if new >> SATP_MODE_SHIFT != old >> SATP_MODE_SHIFT:
             self.flush()
         elif new == old:

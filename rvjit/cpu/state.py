@@ -103,6 +103,11 @@ class HartState(ctypes.Structure):
         # ptr new_block_fn(state*, pc, RAM offset) -> its block table entry, or null; 0: never
         ("new_block_fn", ptr),
         ("new_block", ptr),         # its context (nativeblock.CTX_*)
+        # TLB refills walked natively (backend.tlbrefill): mem_helper is the native walker,
+        # which calls py_mem_helper (Python) for everything it leaves alone
+        ("py_mem_helper", ptr),
+        ("walk_satp", u64),         # satp, for the walker
+        ("refill", ptr),            # the walker's context (cpu.memory.REFILL_*)
         ("tlb", TlbEntry * TLB_ENTRIES),
     ]
 

@@ -12,7 +12,7 @@ class Htif:
         self.machine = machine
         self.ram = machine.ram
         self.tohost, self.fromhost = tohost, fromhost
-        machine.hart.mem.watched[tohost >> 12] = self.on_store
+        machine.hart.mem.watch(tohost >> 12, self.on_store)
 
     def on_store(self, paddr, size, value):
         # Act once the whole 64-bit word is written: one sd, or the high half of two sw stores.
