@@ -60,10 +60,11 @@ def test_blocks_on_a_code_page_are_translated_natively():
     translator.lookup = lambda pc: calls.append(pc) or real(pc)
     stats = run_native(m, translator, max_insns=16 * 20)
     assert hart.state.x[A0] == 20 * 8
-    # Python translated the first block (making the page code) and the last (its jump is a word
-    # the scanner had not met); native code the six between
-    assert calls == [CODE, CODE + 64 * 7] and stats.exits.get(EXIT_MISS, 0) == 1
-    assert translator.stats.native_blocks == 6 and translator.stats.blocks == 8
+    # Python translated the first block (making the page code), and the last unless its jump
+    # is a word the scanner met before (in this process or from the saved word table); native
+    # code the six between
+    assert calls in ([CODE], [CODE, CODE + 64 * 7]) and stats.exits.get(EXIT_MISS, 0) == len(calls) - 1
+    assert translator.stats.native_blocks == 8 - len(calls) and translator.stats.blocks == 8
     for k in range(8):
         t = translator.blocks[(CODE + 64 * k, CODE + 64 * k)]
         assert t.code == program[64 * k].to_bytes(4, "little") + program[64 * k + 4].to_bytes(4, "little")
@@ -93,7 +94,8 @@ def test_a_store_into_a_natively_translated_block_runs_the_new_code():
     real = translator.lookup
     translator.lookup = lambda pc: calls.append(pc) or real(pc)
     run_native(m, translator, max_insns=2000)
-    assert calls[:2] == [CODE, CODE + 0x80]            # B was translated natively
+    # B was translated natively: Python first met it after C's store dropped the page
+    assert calls[0] == CODE and CODE + 0x40 not in calls[:calls.index(CODE + 0x84)]
     assert m.ram.load(CODE + 0x40, 4) == new_addi
     assert hart.state.x[A0] == 10 * 1 + 2 + 8 * 100     # ten rounds of A; B old once, new eight times
 
