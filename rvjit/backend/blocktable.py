@@ -4,7 +4,7 @@ that is already translated is resolved natively instead of in the run loop.
 The jump caches are flushed often (a process switch forgets the user pages' entries, a full
 sfence.vma everything) while the translations stay good: a Debian boot leaves native code about
 120,000 times only to find an existing block again. On a jump cache miss the dispatcher
-(handlergen.dispatcher_ir) translates the pc through the TLB's execute tag (filled when Python
+(dispatcher.dispatcher_ir) translates the pc through the TLB's execute tag (filled when Python
 last fetched from the page in this mode), looks (pc, RAM offset) up here, refills the jump cache
 entry and enters the block. Python keeps the table: blocks are added when translated, updated
 when promoted, and removed (a tombstone) when their code is written.

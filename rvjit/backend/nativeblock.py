@@ -3,7 +3,7 @@
 A Linux boot meets ~75,000 new blocks. Translating one in Python (fetch translation, scanning,
 records, counters, code-page marks, block table, jump cache) cost ~25 us plus a trip out of
 native code and back; the scanning itself is native already (blockscan) and well under a
-microsecond. So when the dispatcher's block table misses (handlergen.dispatcher_ir), it calls
+microsecond. So when the dispatcher's block table misses (dispatcher.dispatcher_ir), it calls
 @rvjit_new_block, which does the whole common case natively:
 
 - the pc's page came through the execute TLB (Python fetched from it in this mode, so the fetch

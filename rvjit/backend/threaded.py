@@ -25,7 +25,8 @@ from ..ir.ops import MASK64, SymbolicDecision, Value
 from . import wordtable
 from .engine import Engine
 from .handlerbundle import HandlerBundles, Remembered
-from .handlergen import DISPATCHER, EXECUTOR, RECORD, RECORD_FIELDS, handlers_module
+from .dispatcher import DISPATCHER
+from .handlergen import EXECUTOR, RECORD, RECORD_FIELDS, handlers_module
 
 ILLEGAL_KEY = "(illegal)"
 UNSUPPORTED = 0                  # address of a handler that could not be built
