@@ -22,6 +22,7 @@ import numpy as np
 
 from ..frontend.lift import MAX_BLOCK_INSNS
 from . import threaded, wordtable
+from .llvmconst import c64, load_word
 from .handlergen import RECORD, HEADER_COUNT, HEADER_COUNTER, HEADER_PC, HEADER_PLACED
 
 SCAN_FN = "rvjit_scan_block"
@@ -49,10 +50,6 @@ def scanner_ir() -> str:
     writes the header and records to out, the results to p[R_*]."""
     rec = RECORD.itemsize
 
-    def param(i, name, ty="i64"):
-        return (f"  %{name}.p = getelementptr i64, ptr %p, i64 {i}\n"
-                f"  %{name} = load {ty}, ptr %{name}.p\n")
-
     def result(i, value, tag):
         return (f"  %r{tag}.{i} = getelementptr i64, ptr %p, i64 {i}\n"
                 f"  store i64 {value}, ptr %r{tag}.{i}\n")
@@ -72,9 +69,9 @@ def scanner_ir() -> str:
 
 define void @{SCAN_FN}(ptr noalias %p) nounwind {{
 entry:
-{param(P_CODE, "code", "ptr")}{param(P_START, "start")}{param(P_PAGE_END, "page_end")}{param(P_AVAIL_END, "avail")}\
-{param(P_TABLE, "table", "ptr")}{param(P_MASK, "mask")}{param(P_OUT, "out", "ptr")}{param(P_PC, "pc")}\
-{param(P_COUNTER, "counter")}  br label %loop
+{load_word("%p", P_CODE, "code", "ptr")}{load_word("%p", P_START, "start")}{load_word("%p", P_PAGE_END, "page_end")}{load_word("%p", P_AVAIL_END, "avail")}\
+{load_word("%p", P_TABLE, "table", "ptr")}{load_word("%p", P_MASK, "mask")}{load_word("%p", P_OUT, "out", "ptr")}{load_word("%p", P_PC, "pc")}\
+{load_word("%p", P_COUNTER, "counter")}  br label %loop
 loop:
   %cur = phi i64 [%start, %entry], [%cur1, %more]
   %n = phi i64 [0, %entry], [%n1, %more]
@@ -103,7 +100,7 @@ upper2:
 find:
   %word = phi i64 [%lo, %half], [%w4, %upper2]
   %want = or i64 %word, {PRESENT}
-  %mul = mul i64 %word, {HASH_MULTIPLIER - (1 << 64)}
+  %mul = mul i64 %word, {c64(HASH_MULTIPLIER)}
   %hsh = lshr i64 %mul, {HASH_SHIFT}
   %slot0 = and i64 %hsh, %mask
   br label %probe
@@ -172,10 +169,11 @@ class BlockScanner:
     def __init__(self, lib: threaded.HandlerLibrary):
         self.lib = lib
         compiled = lib.engine.compile(scanner_ir(), [SCAN_FN])
-        self._scan = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(compiled.addresses[SCAN_FN])
+        self.function_address = compiled.addresses[SCAN_FN]    # native callers (nativeblock)
+        self._scan = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(self.function_address)
         # a ctypes array: item assignment costs a fifth of a numpy array's
         self.params = (ctypes.c_uint64 * PARAMS)()
-        self._params_address = ctypes.addressof(self.params)
+        self.params_address = ctypes.addressof(self.params)
         # records of the block being scanned (header first); the translator copies them out
         self.out = np.zeros((MAX_BLOCK_INSNS + 1) * RECORD.itemsize, dtype=np.uint8)
         self.out_view = memoryview(self.out)
@@ -316,7 +314,7 @@ class BlockScanner:
         p[P_PC], p[P_COUNTER] = pc, counter
         p[P_OUT] = self._out_address     # native translation (nativeblock) points it elsewhere
         while True:
-            self._scan(self._params_address)
+            self._scan(self.params_address)
             status, count, size, word, fp = p[R_STATUS:R_FP + 1]
             if status == UNKNOWN_WORD:
                 self.learn(word)

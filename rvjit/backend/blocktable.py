@@ -14,6 +14,8 @@ Entry: u64 pc, u64 RAM offset of the block's physical address, u64 fn, u64 data.
 """
 import numpy as np
 
+from .llvmconst import c64
+
 M64 = (1 << 64) - 1
 HASH_MULTIPLIER = 0x9E3779B97F4A7C15
 HASH_SHIFT = 32
@@ -30,7 +32,7 @@ def slot_hash(pc: int, offset: int) -> int:
 
 def slot_ir(pc: str, offset: str, mask: str, out: str) -> str:
     """LLVM IR setting %{out} to slot_hash(pc, offset) & mask (operands are IR values)."""
-    m = HASH_MULTIPLIER - (1 << 64)
+    m = c64(HASH_MULTIPLIER)
     return (f"  %{out}.a = mul i64 {pc}, {m}\n  %{out}.b = xor i64 %{out}.a, {offset}\n"
             f"  %{out}.c = mul i64 %{out}.b, {m}\n  %{out}.d = lshr i64 %{out}.c, {HASH_SHIFT}\n"
             f"  %{out} = and i64 %{out}.d, {mask}\n")

@@ -25,7 +25,6 @@ instructions | bytes << 16 | counter << 32.
 from __future__ import annotations
 
 import weakref
-import ctypes
 
 import numpy as np
 
@@ -36,6 +35,7 @@ from .blockscan import (P_CODE, P_START, P_PAGE_END, P_AVAIL_END, P_OUT, P_PC, P
                         R_STATUS, R_COUNT, R_SIZE, R_FP, COMPLETE)
 from .blocktable import slot_ir
 from .handlergen import RECORD
+from .llvmconst import load_word
 
 NEW_BLOCK_FN = "rvjit_new_block"
 (CTX_SCAN_FN, CTX_SCAN_PARAMS, CTX_EXECUTOR, CTX_ARENA_NEXT, CTX_ARENA_END, CTX_COUNTER_NEXT,
@@ -52,10 +52,6 @@ def new_block_ir() -> str:
     block just made for pc (at RAM offset off), or null (see the module docstring)."""
     o, rec = OFFSETS, RECORD.itemsize
 
-    def ctx(i, name, ty="i64"):
-        return (f"  %{name}.p = getelementptr i64, ptr %ctx, i64 {i}\n"
-                f"  %{name} = load {ty}, ptr %{name}.p\n")
-
     def param(i, value):
         return (f"  %pp{i} = getelementptr i64, ptr %params, i64 {i}\n"
                 f"  store i64 {value}, ptr %pp{i}\n")
@@ -68,9 +64,9 @@ def new_block_ir() -> str:
 entry:
   %ctxp = getelementptr i8, ptr %s, i64 {o['new_block']}
   %ctx = load ptr, ptr %ctxp
-{ctx(CTX_LOG_COUNT, "lc")}{ctx(CTX_LOG_CAPACITY, "lcap")}  %lroom = icmp ult i64 %lc, %lcap
-{ctx(CTX_COUNTER_NEXT, "cn")}{ctx(CTX_COUNTER_LIMIT, "climit")}  %croom = icmp ult i64 %cn, %climit
-{ctx(CTX_ARENA_NEXT, "an")}{ctx(CTX_ARENA_END, "ae")}  %need = add i64 %an, {SLOT_ROOM}
+{load_word("%ctx", CTX_LOG_COUNT, "lc")}{load_word("%ctx", CTX_LOG_CAPACITY, "lcap")}  %lroom = icmp ult i64 %lc, %lcap
+{load_word("%ctx", CTX_COUNTER_NEXT, "cn")}{load_word("%ctx", CTX_COUNTER_LIMIT, "climit")}  %croom = icmp ult i64 %cn, %climit
+{load_word("%ctx", CTX_ARENA_NEXT, "an")}{load_word("%ctx", CTX_ARENA_END, "ae")}  %need = add i64 %an, {SLOT_ROOM}
   %aroom = icmp ule i64 %need, %ae
   %usedp = getelementptr i8, ptr %s, i64 {o['block_used']}
   %used = load i64, ptr %usedp
@@ -80,7 +76,7 @@ entry:
   %used2 = shl i64 %used1, 1
   %slots = add i64 %bm, 1
   %broom = icmp ule i64 %used2, %slots
-{ctx(CTX_CODE_FLAGS, "flags", "ptr")}  %page = lshr i64 %off, 12
+{load_word("%ctx", CTX_CODE_FLAGS, "flags", "ptr")}  %page = lshr i64 %off, 12
   %flagp = getelementptr i8, ptr %flags, i64 %page
   %flag = load i8, ptr %flagp
   %codeflag = and i8 %flag, {CODE}
@@ -91,7 +87,7 @@ entry:
   %ok = and i1 %ok3, %iscode
   br i1 %ok, label %scan, label %fail
 scan:
-{ctx(CTX_SCAN_PARAMS, "params", "ptr")}{ctx(CTX_SCAN_FN, "scanfn", "ptr")}  %ramp = getelementptr i8, ptr %s, i64 {o['ram']}
+{load_word("%ctx", CTX_SCAN_PARAMS, "params", "ptr")}{load_word("%ctx", CTX_SCAN_FN, "scanfn", "ptr")}  %ramp = getelementptr i8, ptr %s, i64 {o['ram']}
   %ram = load i64, ptr %ramp
   %pagelast = or i64 %off, 4095
   %pageend = add i64 %pagelast, 1
@@ -114,9 +110,9 @@ commit:
   store i64 %an1, ptr %an.p
   %cn1 = add i64 %cn, 1
   store i64 %cn1, ptr %cn.p
-{ctx(CTX_COUNTER_LENGTHS, "lengths", "ptr")}  %lenp = getelementptr i64, ptr %lengths, i64 %cn
+{load_word("%ctx", CTX_COUNTER_LENGTHS, "lengths", "ptr")}  %lenp = getelementptr i64, ptr %lengths, i64 %cn
   store i64 %count, ptr %lenp
-{ctx(CTX_CODE_CHUNKS, "chunks", "ptr")}  %inpage = and i64 %off, 4095
+{load_word("%ctx", CTX_CODE_CHUNKS, "chunks", "ptr")}  %inpage = and i64 %off, 4095
   %first = lshr i64 %inpage, {CHUNK_SHIFT}
   %lastbyte = add i64 %inpage, %size
   %lastbyte1 = sub i64 %lastbyte, 1
@@ -151,14 +147,14 @@ probe:
   %taken = icmp ne i64 %efn, 0
   br i1 %taken, label %probe, label %place
 place:
-{ctx(CTX_EXECUTOR, "executor")}  store i64 %pc, ptr %e
+{load_word("%ctx", CTX_EXECUTOR, "executor")}  store i64 %pc, ptr %e
   %eop = getelementptr i8, ptr %e, i64 8
   store i64 %off, ptr %eop
   store i64 %executor, ptr %efp
   %edp = getelementptr i8, ptr %e, i64 24
   store i64 %an, ptr %edp
   store i64 %used1, ptr %usedp
-{ctx(CTX_LOG, "log", "ptr")}  %lix = mul i64 %lc, {LOG_WORDS}
+{load_word("%ctx", CTX_LOG, "log", "ptr")}  %lix = mul i64 %lc, {LOG_WORDS}
   %l0 = getelementptr i64, ptr %log, i64 %lix
   store i64 %pc, ptr %l0
   %l1 = getelementptr i64, ptr %l0, i64 1
@@ -220,8 +216,8 @@ class NativeBlocks:
         if not enabled:
             return
         scanner = self.scanner
-        ctx[CTX_SCAN_FN] = ctypes.cast(scanner._scan, ctypes.c_void_p).value
-        ctx[CTX_SCAN_PARAMS] = scanner._params_address
+        ctx[CTX_SCAN_FN] = scanner.function_address
+        ctx[CTX_SCAN_PARAMS] = scanner.params_address
         ctx[CTX_EXECUTOR] = self.library.executor
         ctx[CTX_COUNTER_LIMIT] = len(self.counters) - 1 if self.hot_engine is not None else 0
         ctx[CTX_COUNTER_LENGTHS] = self.counter_lengths.ctypes.data

@@ -20,6 +20,7 @@ sfence.vma, which is the same architectural choice.
 from __future__ import annotations
 
 import weakref
+
 from ..cpu.codemap import CODE, WATCHED
 from ..cpu.memory import (REFILL_CODE_FLAGS, REFILL_RAM_SIZE, REFILL_LOG, REFILL_LOG_COUNT,
                           REFILL_LOG_CAPACITY, REFILL_LOG_WORDS, REFILLED_PRIVATE, REFILLED_WRITABLE,
@@ -27,6 +28,7 @@ from ..cpu.memory import (REFILL_CODE_FLAGS, REFILL_RAM_SIZE, REFILL_LOG, REFILL
 from ..cpu.mmu import PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D, PTE_HIGH_BITS
 from ..cpu.state import (OFFSETS, TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_FIELD, TLB_MODE_SHIFT, NO_TAG,
                          ACCESS_STORE, ACCESS_AMO, SFENCE_CODE_BITS, SFENCE_SUPER_BITS)
+from .llvmconst import c64, load_word
 
 REFILL_FN = "rvjit_mem_refill"
 PPN_MASK = (1 << 44) - 1
@@ -37,10 +39,6 @@ def refill_ir() -> str:
     o = OFFSETS
     tlb, entry = o["tlb"], TLB_ENTRY_SIZE
     sizes = (1, 2, 4, 8)
-
-    def ctx(i, name, ty="i64"):
-        return (f"  %{name}.p = getelementptr i64, ptr %ctx, i64 {i}\n"
-                f"  %{name} = load {ty}, ptr %{name}.p\n")
 
     loads = "".join(f"""ld{n}:
   %lv{n} = load i{8 * n}, ptr %host, align 1
@@ -76,7 +74,7 @@ entry:
   %mpriv = icmp eq i64 %priv, 3
   %ctxp = getelementptr i8, ptr %s, i64 {o['refill']}
   %ctx = load ptr, ptr %ctxp
-{ctx(REFILL_LOG_COUNT, "lc")}{ctx(REFILL_LOG_CAPACITY, "lcap")}  %full = icmp uge i64 %lc, %lcap
+{load_word("%ctx", REFILL_LOG_COUNT, "lc")}{load_word("%ctx", REFILL_LOG_CAPACITY, "lcap")}  %full = icmp uge i64 %lc, %lcap
   %no1 = or i1 %crosses, %bare
   %no2 = or i1 %mpriv, %full
   %no = or i1 %no1, %no2
@@ -99,7 +97,7 @@ start:
   %rbase = load i64, ptr %rbp
   %ramp = getelementptr i8, ptr %s, i64 {o['ram']}
   %ram = load ptr, ptr %ramp
-{ctx(REFILL_RAM_SIZE, "ramsize")}  %ptelimit = sub i64 %ramsize, 8
+{load_word("%ctx", REFILL_RAM_SIZE, "ramsize")}  %ptelimit = sub i64 %ramsize, 8
   %level0 = sub i64 %levels, 1
   br i1 %canon, label %walk, label %python
 walk:
@@ -122,7 +120,7 @@ readpte:
   %invalid = icmp eq i64 %v, 0
   %rw = and i64 %pte, {PTE_R | PTE_W}
   %wonly = icmp eq i64 %rw, {PTE_W}
-  %high = and i64 %pte, {PTE_HIGH_BITS - (1 << 64) if PTE_HIGH_BITS >> 63 else PTE_HIGH_BITS}
+  %high = and i64 %pte, {c64(PTE_HIGH_BITS)}
   %reserved = icmp ne i64 %high, 0
   %bad1 = or i1 %invalid, %wonly
   %bad = or i1 %bad1, %reserved
@@ -193,7 +191,7 @@ phys:
   %pout = icmp uge i64 %poff, %ramsize
   br i1 %pout, label %python, label %inram
 inram:
-{ctx(REFILL_CODE_FLAGS, "flags", "ptr")}  %pix = lshr i64 %poff, 12
+{load_word("%ctx", REFILL_CODE_FLAGS, "flags", "ptr")}  %pix = lshr i64 %poff, 12
   %flagp = getelementptr i8, ptr %flags, i64 %pix
   %flag = load i8, ptr %flagp
   %guarded0 = and i8 %flag, {CODE | WATCHED}
@@ -213,7 +211,7 @@ fill:
   %tagr = getelementptr i8, ptr %ep, i64 {TLB_FIELD['tag_read']}
   store i64 %tag, ptr %tagr
   %tagw = getelementptr i8, ptr %ep, i64 {TLB_FIELD['tag_write']}
-  %wtag = select i1 %openw, i64 %tag, i64 {NO_TAG - (1 << 64)}
+  %wtag = select i1 %openw, i64 %tag, i64 {c64(NO_TAG)}
   store i64 %wtag, ptr %tagw
   %vbase = shl i64 %vpn, 12
   %addend = sub i64 %poff, %vbase
@@ -226,7 +224,7 @@ fill:
   %fl = or i64 %fl1, %fsup
   %flsh = shl i64 %fl, 32
   %packed = or i64 %slot, %flsh
-{ctx(REFILL_LOG, "log", "ptr")}  %lix = mul i64 %lc, {REFILL_LOG_WORDS}
+{load_word("%ctx", REFILL_LOG, "log", "ptr")}  %lix = mul i64 %lc, {REFILL_LOG_WORDS}
   %l0 = getelementptr i64, ptr %log, i64 %lix
   store i64 %packed, ptr %l0
   %l1 = getelementptr i64, ptr %l0, i64 1

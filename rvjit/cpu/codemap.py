@@ -46,9 +46,6 @@ class CodeMap:
     def __bool__(self) -> bool:
         return self.count > 0
 
-    def __iter__(self):
-        return iter((np.flatnonzero(self.flags & CODE) + self.first_page).tolist())
-
     def _bits(self, i: int) -> int:
         w = self._chunks
         at = i * CHUNK_WORDS
