@@ -1,5 +1,5 @@
 """Allow `python -m rvjit`."""
 
-from rvjit.cli import main
+from rvjit.cli import console_main
 
-main()
+console_main()

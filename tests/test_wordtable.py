@@ -4,6 +4,8 @@ damaged file is ignored."""
 import glob
 import os
 
+import numpy as np
+
 from rvjit.backend import threaded, wordtable
 from rvjit.backend.threaded import WordInfo, library, word_info
 
@@ -81,3 +83,11 @@ def test_a_run_that_learnt_little_writes_nothing(tmp_path):
     wordtable.WordTable(str(tmp_path)).save(dict(list(learn(WORDS).items())[:10]))
     assert not glob.glob(os.path.join(tmp_path, "*", "*"))
     assert threaded.WORD_MEMO_LIMIT > len(WORDS)
+
+
+def test_contained_agrees_with_numpy_isin():
+    rng = np.random.default_rng(5)
+    for size in (0, 1, 7, 500):
+        pool = rng.integers(0, 1 << 40, size, dtype=np.uint64)
+        values = np.concatenate([pool[:size // 2], rng.integers(0, 1 << 40, 300, dtype=np.uint64)])
+        assert (wordtable.contained(values, pool) == np.isin(values, pool)).all()

@@ -302,7 +302,7 @@ class BlockScanner:
         ready = np.array([isinstance(k, str) and bool(lib.addresses.get(k)) for k in keys], dtype=bool)
         take = ready[key_col]
         if self.words:
-            take &= ~np.isin(columns.arrays["raw"], np.fromiter(self.words, np.uint64, len(self.words)))
+            take &= ~wordtable.contained(columns.arrays["raw"], np.fromiter(self.words, np.uint64, len(self.words)))
         self._place(self._entries(columns, np.flatnonzero(take)))
 
     def scan(self, code_address: int, start: int, page_end: int, avail_end: int, pc: int,

@@ -15,9 +15,11 @@ import numpy as np
 
 from . import objcache
 
-# Reading the table and putting it in the scanner's costs ~0.1 s: only runs that have decoded this many words themselves (a
-# kernel boots, a small program does not) read it, and only runs that learnt as many write it.
-LOAD_AFTER_WORDS = 2000
+# Reading the table and putting it in the scanner's costs a few tens of ms, about what decoding a
+# few hundred words costs: runs that have decoded this many words themselves read it (a kernel
+# boot, which decodes some 90,000, paid 0.16 s for waiting until 2,000); only runs that learnt
+# SAVE_AFTER_NEW_WORDS write it.
+LOAD_AFTER_WORDS = 300
 SAVE_AFTER_NEW_WORDS = 1000
 
 
@@ -28,6 +30,15 @@ def _signature() -> str:
 TAIL_BYTES = 16                   # a WordInfo's packed record operands
 END_CODES = {None: 0, "jump": 1, "block": 2}
 END_NAMES = {code: name for name, code in END_CODES.items()}
+
+
+def contained(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """Whether each of values is in pool (np.isin's sorting path imports numpy.ma, 25 ms)."""
+    if not len(pool):
+        return np.zeros(len(values), dtype=bool)
+    pool = np.sort(pool)
+    at = np.minimum(np.searchsorted(pool, values), len(pool) - 1)
+    return pool[at] == values
 
 
 class Columns:
@@ -107,7 +118,7 @@ class WordTable:
         self.loaded = len(self.columns)
         keys = self.columns.keys
         own = [i for i, k in enumerate(keys) if not isinstance(k, str)]
-        rows = np.flatnonzero(np.isin(self.columns.arrays["key"], own)) if own else []
+        rows = np.flatnonzero(contained(self.columns.arrays["key"], np.array(own, dtype=np.uint32))) if own else []
         self.words: dict = {int(self.columns.arrays["raw"][r]): self.columns.info(r) for r in rows}
 
     def save(self, learnt: dict):
@@ -118,7 +129,7 @@ class WordTable:
         if not new:
             return
         raws = np.fromiter(new, dtype=np.uint64, count=len(new))
-        fresh = raws[~np.isin(raws, self.columns.arrays["raw"])]
+        fresh = raws[~contained(raws, self.columns.arrays["raw"])]
         if len(fresh) < SAVE_AFTER_NEW_WORDS:
             return
         self.columns = self.columns.merged(Columns.of({int(r): new[int(r)] for r in fresh}))
