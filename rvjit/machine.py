@@ -36,7 +36,8 @@ class Machine:
         """The bare-metal machine: CLINT, test device and UART (no interrupt controller)."""
         self.clint = self.bus.add(CLINT_BASE, 0x10000, Clint(self.hart))
         self.bus.add(TEST_BASE, 0x1000, TestDevice(self))
-        self.bus.add(UART_BASE, 0x100, Uart16550(self))
+        self.uart = self.bus.add(UART_BASE, 0x100, Uart16550(self))
+        self.uart.serve_natively(self.hart.mem.native_uart_words(UART_BASE))
 
     def load_elf(self, path):
         from .soc.loader import load_elf
@@ -69,6 +70,7 @@ class Machine:
         self.console_unflushed = True
 
     def flush_console(self):
+        self.uart.take_native_output()
         if self.console_unflushed:
             self.console_unflushed = False
             self.console.flush()

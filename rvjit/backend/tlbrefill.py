@@ -9,7 +9,10 @@ fills the TLB entry as cpu.memory.MemoryPort._fill_tlb would and makes the acces
 - paging is on and the access is made in S or U mode, within one page;
 - the walk stays in RAM and ends at a 4 KiB leaf, or a global 2 MiB one, that allows the access
   (U bit and SUM, R/W, X with MXR) with A already set, and D for a store (Python sets them);
-- the page is RAM and (for a store) holds no translated code and is not watched.
+- the page is RAM and (for a store) holds no translated code and is not watched;
+- or (paging on or not, any mode) the access is a console UART's LSR read or THR write that
+  soc.uart allows native code to serve (a console printing with interrupts off: two accesses
+  for every character).
 
 Anything else (faults, devices, A/D updates, M-mode, larger superpages) goes to Python's helper
 (state.py_mem_helper) as before. Private slots, slots opened to stores and the superpages filled
@@ -24,10 +27,12 @@ import weakref
 from ..cpu.codemap import CODE, WATCHED
 from ..cpu.memory import (REFILL_CODE_FLAGS, REFILL_RAM_SIZE, REFILL_LOG, REFILL_LOG_COUNT,
                           REFILL_LOG_CAPACITY, REFILL_LOG_WORDS, REFILLED_PRIVATE, REFILLED_WRITABLE,
-                          REFILLED_SUPERPAGE)
+                          REFILLED_SUPERPAGE, REFILL_UART_PADDR, REFILL_UART_STATE, REFILL_UART_TX,
+                          REFILL_UART_TX_COUNT, REFILL_UART_TX_CAPACITY, UART_NATIVE_READY)
 from ..cpu.mmu import PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D, PTE_HIGH_BITS
 from ..cpu.state import (OFFSETS, TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_FIELD, TLB_MODE_SHIFT, NO_TAG,
-                         ACCESS_STORE, ACCESS_AMO, SFENCE_CODE_BITS, SFENCE_SUPER_BITS)
+                         ACCESS_LOAD, ACCESS_STORE, ACCESS_AMO, SFENCE_CODE_BITS, SFENCE_SUPER_BITS)
+from ..soc.uart import THR as UART_THR, LSR as UART_LSR
 from .llvmconst import c64, load_word
 
 REFILL_FN = "rvjit_mem_refill"
@@ -60,6 +65,9 @@ def refill_ir() -> str:
 entry:
   %size = and i64 %op, 255
   %kind = lshr i64 %op, 8
+  %isstore = icmp eq i64 %kind, {ACCESS_STORE}
+  %isamo = icmp eq i64 %kind, {ACCESS_AMO}
+  %write = or i1 %isstore, %isamo
   %inpage = and i64 %addr, 4095
   %endpage = add i64 %inpage, %size
   %crosses = icmp ugt i64 %endpage, 4096
@@ -78,11 +86,13 @@ entry:
   %no1 = or i1 %crosses, %bare
   %no2 = or i1 %mpriv, %full
   %no = or i1 %no1, %no2
-  br i1 %no, label %python, label %start
+  br i1 %no, label %nowalk, label %start
+nowalk:
+  %direct = or i1 %mpriv, %bare
+  %notcross = xor i1 %crosses, true
+  %physical = and i1 %direct, %notcross
+  br i1 %physical, label %device, label %python
 start:
-  %isstore = icmp eq i64 %kind, {ACCESS_STORE}
-  %isamo = icmp eq i64 %kind, {ACCESS_AMO}
-  %write = or i1 %isstore, %isamo
   %levels = sub i64 %smode, 5
   %vabits0 = mul i64 %levels, 9
   %vabits = add i64 %vabits0, 12
@@ -189,7 +199,39 @@ phys:
   %pa = shl i64 %pfn, 12
   %poff = sub i64 %pa, %rbase
   %pout = icmp uge i64 %poff, %ramsize
-  br i1 %pout, label %python, label %inram
+  %walkedpa = add i64 %pa, %inpage
+  br i1 %pout, label %device, label %inram
+device:
+  %dpa = phi i64 [%addr, %nowalk], [%walkedpa, %phys]
+{load_word("%ctx", REFILL_UART_STATE, "ustate")}{load_word("%ctx", REFILL_UART_PADDR, "uaddr")}  %uready0 = and i64 %ustate, {UART_NATIVE_READY}
+  %uready = icmp ne i64 %uready0, 0
+  %ubyte = icmp eq i64 %size, 1
+  %userve = and i1 %uready, %ubyte
+  %ureg = sub i64 %dpa, %uaddr
+  %isthr = icmp eq i64 %ureg, {UART_THR}
+  %thrw = and i1 %isthr, %isstore
+  %islsr = icmp eq i64 %ureg, {UART_LSR}
+  %isload = icmp eq i64 %kind, {ACCESS_LOAD}
+  %lsrr = and i1 %islsr, %isload
+  %uthr = and i1 %userve, %thrw
+  %ulsr = and i1 %userve, %lsrr
+  br i1 %uthr, label %uartthr, label %device2
+device2:
+  br i1 %ulsr, label %uartlsr, label %python
+uartlsr:
+  %lsr0 = lshr i64 %ustate, 8
+  %lsr = and i64 %lsr0, 255
+  ret i64 %lsr
+uartthr:
+{load_word("%ctx", REFILL_UART_TX_COUNT, "txn")}{load_word("%ctx", REFILL_UART_TX_CAPACITY, "txcap")}  %txfull = icmp uge i64 %txn, %txcap
+  br i1 %txfull, label %python, label %uartsend
+uartsend:
+{load_word("%ctx", REFILL_UART_TX, "txbuf", "ptr")}  %txp = getelementptr i8, ptr %txbuf, i64 %txn
+  %txb = trunc i64 %value to i8
+  store i8 %txb, ptr %txp
+  %txn1 = add i64 %txn, 1
+  store i64 %txn1, ptr %txn.p
+  ret i64 0
 inram:
 {load_word("%ctx", REFILL_CODE_FLAGS, "flags", "ptr")}  %pix = lshr i64 %poff, 12
   %flagp = getelementptr i8, ptr %flags, i64 %pix

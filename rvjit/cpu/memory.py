@@ -21,7 +21,13 @@ STORE_SLOTS_LIMIT = 1 << 16        # physical pages whose store-open TLB slots a
 # per fill REFILL_LOG_WORDS words, TLB slot | REFILLED_* flags << 32, physical page, first
 # virtual page of the superpage (REFILLED_SUPERPAGE).
 (REFILL_CODE_FLAGS, REFILL_RAM_SIZE, REFILL_LOG, REFILL_LOG_COUNT, REFILL_LOG_CAPACITY) = range(5)
-REFILL_WORDS = 5
+# ... and the console UART it serves (soc.uart.Uart16550.serve_natively): its physical address,
+# its state (UART_NATIVE_READY | LSR << 8, or 0 to leave every access to Python) and its
+# transmit buffer (address, bytes in it, capacity).
+(REFILL_UART_PADDR, REFILL_UART_STATE, REFILL_UART_TX, REFILL_UART_TX_COUNT,
+ REFILL_UART_TX_CAPACITY) = range(5, 10)
+UART_NATIVE_READY = 1
+REFILL_WORDS = 10
 REFILL_LOG_WORDS = 3
 REFILL_LOG_ENTRIES = 4096
 REFILLED_PRIVATE, REFILLED_WRITABLE, REFILLED_SUPERPAGE = 1, 2, 4
@@ -65,6 +71,12 @@ class MemoryPort:
         self.refill_view[REFILL_LOG_CAPACITY] = REFILL_LOG_ENTRIES
         if hart is not None:
             hart.state.refill = self.refill.ctypes.data
+
+    def native_uart_words(self, paddr: int) -> memoryview:
+        """The refill walker's context words, its console UART placed at paddr (the UART fills
+        in the rest: soc.uart.Uart16550.serve_natively)."""
+        self.refill_view[REFILL_UART_PADDR] = paddr
+        return self.refill_view
 
     def watch(self, page: int, handler):
         """Stores to a physical page go to handler(paddr, size, value) after reaching RAM."""

@@ -15,12 +15,23 @@ Threading contract
 Transmit is instantaneous: a byte written to THR goes straight to `machine.console_write`, so THR
 and the transmitter are always empty (LSR.THRE and LSR.TEMT stay set).
 
+A console driver printing with interrupts off (Linux's earlycon and printk console) reads LSR and
+writes THR for every character. While THR-empty interrupts are off, DLAB is clear, loopback is off
+and no line error waits to be read, those two accesses have no effect beyond the byte sent, so
+native code serves them itself (serve_natively: the TLB refill walker, backend.tlbrefill): LSR from
+a copy kept current here, THR into a buffer whose bytes reach the console before any other access
+to the UART and at every poll.
+
 The receiver's character-timeout interrupt is modelled as "one poll() later": once poll() has seen
 data sitting in the FIFO below the trigger level, IIR reports a timeout until RBR is read.
 """
 import threading
 from collections import deque
 
+import numpy as np
+
+from ..cpu.memory import (REFILL_UART_STATE, REFILL_UART_TX, REFILL_UART_TX_COUNT, REFILL_UART_TX_CAPACITY,
+                          UART_NATIVE_READY)
 from .bus import Device
 
 # register offsets (reg-shift 0, byte-wide on virt)
@@ -51,6 +62,7 @@ MSR_DELTAS = MSR_DCTS | MSR_DDSR | MSR_TERI | MSR_DDCD
 MSR_NO_MODEM = MSR_DCD | MSR_DSR | MSR_CTS     # no modem attached: lines read as ready (as QEMU)
 
 FIFO_SIZE = 16
+NATIVE_TX_BYTES = 4096                  # a full buffer sends the next byte through Python
 
 
 class Uart16550(Device):
@@ -64,7 +76,36 @@ class Uart16550(Device):
         self._host_queue = bytearray()          # guarded by _lock
         self._input_waiting = False             # set by receive(), cleared by poll()
         self._irq_level = False
+        self._native = None                     # the native walker's context words, once served
         self.reset()
+
+    # --- native service -------------------------------------------------------------------
+    def serve_natively(self, words: memoryview):
+        """Let native code serve LSR reads and THR writes while they are plain (module doc):
+        words are the refill walker's context, the UART's address in it already."""
+        self._native_tx = np.zeros(NATIVE_TX_BYTES, dtype=np.uint8)
+        words[REFILL_UART_TX] = self._native_tx.ctypes.data
+        words[REFILL_UART_TX_CAPACITY] = NATIVE_TX_BYTES
+        words[REFILL_UART_TX_COUNT] = 0
+        self._native = words
+        self._sync_native()
+
+    def take_native_output(self):
+        """Send what native code wrote to THR (before anything else touches the UART)."""
+        words = self._native
+        if words is not None and words[REFILL_UART_TX_COUNT]:
+            n = words[REFILL_UART_TX_COUNT]
+            words[REFILL_UART_TX_COUNT] = 0
+            self.machine.console_write(self._native_tx[:n].tobytes())
+            self.thre_pending = True             # as _transmit leaves it
+
+    def _sync_native(self):
+        """Tell native code whether it may serve LSR and THR, and the LSR it would read."""
+        words = self._native
+        if words is None:
+            return
+        plain = not (self.ier & IER_ETBEI or self.lcr & LCR_DLAB or self.mcr & MCR_LOOP or self.lsr_errors)
+        words[REFILL_UART_STATE] = UART_NATIVE_READY | self.lsr() << 8 if plain else 0
 
     def reset(self):
         self.rx_fifo: deque[int] = deque()
@@ -76,6 +117,7 @@ class Uart16550(Device):
         self.thre_pending = False                # the "THR empty" interrupt condition
         self.rx_timeout = False
         self._update_irq()
+        self._sync_native()
 
     # --- host side (any thread) -----------------------------------------------------------
     def receive(self, data: bytes):
@@ -90,6 +132,7 @@ class Uart16550(Device):
     # --- run loop (main thread) -----------------------------------------------------------
     def poll(self):
         """Move waiting host input into the FIFO and bring the IRQ line up to date."""
+        self.take_native_output()
         if self._input_waiting:
             self._refill()
         elif not self.rx_fifo:
@@ -97,6 +140,7 @@ class Uart16550(Device):
         if self.rx_fifo and len(self.rx_fifo) < self.trigger_level:
             self.rx_timeout = True
         self._update_irq()
+        self._sync_native()
 
     def _refill(self):
         if self.mcr & MCR_LOOP:
@@ -206,6 +250,7 @@ class Uart16550(Device):
 
     # --- registers ------------------------------------------------------------------------
     def read(self, offset, size):
+        self.take_native_output()
         dlab = self.lcr & LCR_DLAB
         if offset == RBR:
             value = self.divisor & 0xFF if dlab else self._read_rbr()
@@ -231,9 +276,11 @@ class Uart16550(Device):
         else:
             return 0
         self._update_irq()
+        self._sync_native()
         return value
 
     def write(self, offset, size, value):
+        self.take_native_output()
         value &= 0xFF
         dlab = self.lcr & LCR_DLAB
         if offset == THR:
@@ -261,3 +308,4 @@ class Uart16550(Device):
         else:
             return                               # LSR and MSR are read-only
         self._update_irq()
+        self._sync_native()

@@ -39,6 +39,7 @@ class VirtBoard(Machine):
         self.plic = bus.add(base, size, Plic(hart, self.wakeup.set))
         base, size, irq = MEMORY_MAP["uart"]
         self.uart = bus.add(base, size, Uart16550(self, irq=self.plic.irq_line(irq)))
+        self.uart.serve_natively(hart.mem.native_uart_words(base))
         self.pollers.append(self.uart)
         base, size, irq = MEMORY_MAP["rtc"]
         self.rtc = bus.add(base, size, GoldfishRtc(irq=self.plic.irq_line(irq)))
