@@ -16,28 +16,26 @@ import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from elftools.elf.elffile import ELFFile
-
 from rvjit.errors import GuestInputError
+from rvjit.soc import elf64
 
 DEFAULT_RAM_BASE = 0x8000_0000
 MAX_MEM_SIZE = 64 << 30
 
 _MiB = 1 << 20
-_ELF_MAGIC = b"\x7fELF"
 
 # Friendly names for the machines people most often hand us by mistake.
 _MACHINE_NAMES = {
-    "EM_X86_64": "x86-64",
-    "EM_386": "x86 (i386)",
-    "EM_AARCH64": "AArch64 (ARM64)",
-    "EM_ARM": "32-bit ARM",
-    "EM_MIPS": "MIPS",
-    "EM_PPC": "PowerPC",
-    "EM_PPC64": "PowerPC64",
-    "EM_S390": "IBM S/390",
-    "EM_SPARCV9": "SPARC64",
-    "EM_LOONGARCH": "LoongArch",
+    elf64.EM_X86_64: "x86-64",
+    elf64.EM_386: "x86 (i386)",
+    elf64.EM_AARCH64: "AArch64 (ARM64)",
+    elf64.EM_ARM: "32-bit ARM",
+    elf64.EM_MIPS: "MIPS",
+    elf64.EM_PPC: "PowerPC",
+    elf64.EM_PPC64: "PowerPC64",
+    elf64.EM_S390: "IBM S/390",
+    elf64.EM_SPARCV9: "SPARC64",
+    elf64.EM_LOONGARCH: "LoongArch",
 }
 
 # Symbols that label code: asm labels are STT_NOTYPE, C functions STT_FUNC.
@@ -58,7 +56,7 @@ class _Symbol:
     addr: int
     size: int
     name: str
-    kind: str  # pyelftools type name, e.g. "STT_FUNC"
+    kind: str  # ELF symbol type name, e.g. "STT_FUNC"
     is_global: bool
 
 
@@ -198,51 +196,48 @@ def _describe_size(size: int) -> str:
     return f"{size} bytes"
 
 
-def _machine_name(machine) -> str:
-    if isinstance(machine, int):
-        return f"machine type {machine}"
-    return _MACHINE_NAMES.get(machine, machine.removeprefix("EM_"))
+def _machine_name(machine: int) -> str:
+    return _MACHINE_NAMES.get(machine, f"machine type {machine}")
 
 
 def _inspect_elf(path: str) -> tuple[int, list[_Segment], list[_Symbol]]:
     """Validate an ELF file's headers; return (entry, load segments, symbols)."""
     file_size = check_file(path, "program file")
     with open(path, "rb") as f:
-        if f.read(4) != _ELF_MAGIC:
+        if f.read(4) != elf64.ELF_MAGIC:
             raise GuestInputError(
                 f"{path}: not an ELF file (missing the ELF magic bytes); "
                 "expected a RISC-V RV64 ELF program")
-        f.seek(0)
         try:
-            elf = ELFFile(f)
-            machine = elf["e_machine"]
-            if machine != "EM_RISCV":
+            ident = elf64.identify(f)
+            if ident.e_machine != elf64.EM_RISCV:
                 raise GuestInputError(
-                    f"{path}: is an ELF program for {_machine_name(machine)}, not RISC-V; "
-                    "rvjit runs RISC-V RV64 programs")
-            if elf.elfclass != 64:
+                    f"{path}: is an ELF program for {_machine_name(ident.e_machine)}, "
+                    "not RISC-V; rvjit runs RISC-V RV64 programs")
+            if ident.elf_class != 64:
                 raise GuestInputError(
                     f"{path}: 32-bit RISC-V ELF is not supported; rvjit runs RV64")
-            if not elf.little_endian:
+            if not ident.little_endian:
                 raise GuestInputError(
                     f"{path}: big-endian ELF is not supported; RISC-V guests are little-endian")
-            if elf["e_type"] == "ET_REL":
+            if ident.e_type == elf64.ET_REL:
                 raise GuestInputError(
                     f"{path}: is a relocatable object file, not a linked program; link it first")
-            if elf["e_type"] == "ET_CORE":
+            if ident.e_type == elf64.ET_CORE:
                 raise GuestInputError(f"{path}: is a core dump, not a program")
+            elf = elf64.Elf64(f)
             segments = [
-                _Segment(seg["p_paddr"], seg["p_memsz"], seg["p_offset"], seg["p_filesz"])
-                for seg in elf.iter_segments()
-                if seg["p_type"] == "PT_LOAD" and seg["p_memsz"] > 0
+                _Segment(seg.p_paddr, seg.p_memsz, seg.p_offset, seg.p_filesz)
+                for seg in elf.program_headers()
+                if seg.p_type == elf64.PT_LOAD and seg.p_memsz > 0
             ]
             symbols = _read_symbols(elf)
-            entry = elf["e_entry"]
-        except GuestInputError:
-            raise
-        except Exception as e:  # pyelftools raises many types on malformed input
-            detail = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise GuestInputError(f"{path}: truncated or corrupt ELF file ({detail})") from None
+            entry = elf.header.e_entry
+        except elf64.ElfError as e:
+            raise GuestInputError(f"{path}: truncated or corrupt ELF file ({e})") from None
+        except OSError as e:
+            raise GuestInputError(
+                f"{path}: cannot read program file: {e.strerror or e}") from None
     if not segments:
         raise GuestInputError(f"{path}: ELF file has no loadable segments")
     for seg in segments:
@@ -262,22 +257,20 @@ def _inspect_elf(path: str) -> tuple[int, list[_Segment], list[_Symbol]]:
 _SYMBOL_TYPES = {0: "STT_NOTYPE", 1: "STT_OBJECT", 2: "STT_FUNC"}
 _ELF64_SYM = struct.Struct("<IBBHQQ")
 _STB_LOCAL = 0
-_SHN_UNDEF = 0
 
 
-def _read_symbols(elf: ELFFile) -> list[_Symbol]:
-    """The labels of .symtab. Unpacked here in one pass: pyelftools parses symbols one at a
-    time, which took a few hundred milliseconds of start-up for a kernel's table."""
-    table = elf.get_section_by_name(".symtab")
-    if table is None or table["sh_type"] != "SHT_SYMTAB" or table["sh_entsize"] != _ELF64_SYM.size:
+def _read_symbols(elf: elf64.Elf64) -> list[_Symbol]:
+    """The labels of .symtab, unpacked in one pass: a kernel's table is large."""
+    table = elf.section_named(".symtab")
+    if table is None or table.sh_type != elf64.SHT_SYMTAB or table.sh_entsize != _ELF64_SYM.size:
         return []
-    strings = elf.get_section(table["sh_link"]).data()
-    data = table.data()
+    strings = elf.section_data(elf.section(table.sh_link))
+    data = elf.section_data(table)
     result = []
     for name_at, info, _, shndx, value, size in _ELF64_SYM.iter_unpack(
             data[:len(data) - len(data) % _ELF64_SYM.size]):
         kind = _SYMBOL_TYPES.get(info & 0xF)
-        if kind not in _KEPT_TYPES or shndx == _SHN_UNDEF or not name_at:
+        if kind not in _KEPT_TYPES or shndx == elf64.SHN_UNDEF or not name_at:
             continue
         name = strings[name_at:strings.find(b"\0", name_at)].decode("utf-8", "replace")
         # "$x"/"$d" are RISC-V mapping symbols, not labels anyone wants to see.
