@@ -7,6 +7,7 @@ import pytest
 from rvjit.backend import translator as translator_module
 from rvjit.backend import promotion
 from rvjit.backend.runloop import run_native
+from rvjit.cpu.sfence import region_slot
 from rvjit.cpu.state import ACCESS_LOAD, EXIT_SYS, SFENCE_QUEUE
 from rvjit.machine import RAM_BASE
 from test_mmu import (A0, A1, A2, A3, A4, A5, A6, A7, DATA, REMAP_INSNS, REMAP_PROGRAM, RW, RWX, VA, _encode,
@@ -128,3 +129,17 @@ def test_a_full_queue_hands_over_to_python():
     stats = run_native(m, translator_module.Translator(hart, background=False), max_insns=4 * n + 10)
     assert (x[A2], x[A3]) == (111, 222)
     assert 1 <= stats.exits.get(EXIT_SYS, 0) <= n // SFENCE_QUEUE
+
+
+def test_a_kernel_superpage_does_not_mark_the_user_stack_that_shares_its_low_bits():
+    """Sv39: the top 2 MiB of the kernel's half and of the user half have the same low region
+    bits; a superpage walked at one must not send the other's page sfences to Python."""
+    m, _ = setup()
+    sfilter = m.hart.sfence_filter
+    kernel_top, stack_top = 0x7FF_FFFF_FE00, 0x3_FFFF_FE00     # first vpns of the two regions
+    sfilter.mark_superpage(kernel_top, 512)
+    assert sfilter.superpages[region_slot(kernel_top >> 9)] == 1
+    assert sfilter.superpages[region_slot(stack_top >> 9)] == 0
+    assert sfilter.superpages.sum() == 1
+    sfilter.mark_superpage(0x4_0000, 512 * 512)                # a 1 GiB page: its 512 regions
+    assert all(sfilter.superpages[region_slot(r)] for r in range(0x4_0000 >> 9, (0x4_0000 >> 9) + 512))

@@ -7,7 +7,8 @@ Linux runs one for every page it maps and unmaps in the kernel (each instruction
 boot is two), so leaving native code for each was about 100 k trips into Python per boot.
 """
 from ..cpu.csr import MSTATUS_TVM
-from ..cpu.state import (EXIT_SYS, NO_TAG, OFFSETS, SFENCE_CODE_BITS, SFENCE_QUEUE, SFENCE_SUPER_BITS, SYS_KINDS,
+from ..cpu.state import (EXIT_SYS, NO_TAG, OFFSETS, SFENCE_CODE_BITS, SFENCE_QUEUE, SFENCE_SUPER_BITS,
+                         SFENCE_REGION_HASH, SYS_KINDS,
                          TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_FIELD, ITLB_ENTRIES)
 from ..cpu.sfence import REGION_SHIFT
 from ..cpu.trap import PRV_S
@@ -34,7 +35,9 @@ class SfenceLowering:
         e(f"{code_b} = load i8, ptr {code_p}")
         reg, reg_i, reg_o, reg_p, reg_b = t(), t(), t(), t(), t()
         e(f"{reg} = lshr i64 {vpn}, {REGION_SHIFT}")
-        e(f"{reg_i} = and i64 {reg}, {(1 << SFENCE_SUPER_BITS) - 1}")
+        hashed = t()
+        e(f"{hashed} = mul i64 {reg}, {c64(SFENCE_REGION_HASH)}")
+        e(f"{reg_i} = lshr i64 {hashed}, {64 - SFENCE_SUPER_BITS}")
         e(f"{reg_o} = add i64 {reg_i}, {1 << SFENCE_CODE_BITS}")
         e(f"{reg_p} = getelementptr i8, ptr {filt}, i64 {reg_o}")
         e(f"{reg_b} = load i8, ptr {reg_p}")

@@ -31,7 +31,8 @@ from ..cpu.memory import (REFILL_CODE_FLAGS, REFILL_RAM_SIZE, REFILL_LOG, REFILL
                           REFILL_UART_TX_COUNT, REFILL_UART_TX_CAPACITY, UART_NATIVE_READY)
 from ..cpu.mmu import PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D, PTE_HIGH_BITS
 from ..cpu.state import (OFFSETS, TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_FIELD, TLB_MODE_SHIFT, NO_TAG,
-                         ACCESS_LOAD, ACCESS_STORE, ACCESS_AMO, SFENCE_CODE_BITS, SFENCE_SUPER_BITS)
+                         ACCESS_LOAD, ACCESS_STORE, ACCESS_AMO, SFENCE_CODE_BITS, SFENCE_SUPER_BITS,
+                         SFENCE_REGION_HASH)
 from ..soc.uart import THR as UART_THR, LSR as UART_LSR
 from .llvmconst import c64, load_word
 
@@ -281,7 +282,8 @@ mark:
   %sfp = getelementptr i8, ptr %s, i64 {o['sfence_filter']}
   %sf = load ptr, ptr %sfp
   %region0 = lshr i64 %vpn, 9
-  %region = and i64 %region0, {(1 << SFENCE_SUPER_BITS) - 1}
+  %hashed = mul i64 %region0, {c64(SFENCE_REGION_HASH)}
+  %region = lshr i64 %hashed, {64 - SFENCE_SUPER_BITS}
   %fix = add i64 %region, {1 << SFENCE_CODE_BITS}
   %fb = getelementptr i8, ptr %sf, i64 %fix
   store i8 1, ptr %fb

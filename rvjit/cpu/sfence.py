@@ -11,11 +11,19 @@ import ctypes
 
 import numpy as np
 
-from .state import SFENCE_CODE_BITS, SFENCE_SUPER_BITS
+from .state import SFENCE_CODE_BITS, SFENCE_SUPER_BITS, SFENCE_REGION_HASH
 
 PAGE_SHIFT = 12
 REGION_SHIFT = 9                # a 2 MiB region, the smallest superpage
 REGION_PAGES = 1 << REGION_SHIFT
+
+
+def region_slot(region):
+    """The superpage filter's byte for a 2 MiB region number (an int or a uint64 array)."""
+    if isinstance(region, np.ndarray):
+        with np.errstate(over="ignore"):
+            return ((region * np.uint64(SFENCE_REGION_HASH)) >> np.uint64(64 - SFENCE_SUPER_BITS)).astype(np.intp)
+    return ((region * SFENCE_REGION_HASH) & ((1 << 64) - 1)) >> (64 - SFENCE_SUPER_BITS)
 
 
 class SfenceFilter:
@@ -33,10 +41,8 @@ class SfenceFilter:
         if regions >= len(self.superpages):
             self.superpages[:] = 1
             return
-        first = (first_vpn // REGION_PAGES) % len(self.superpages)
-        end = first + regions
-        self.superpages[first:end] = 1
-        self.superpages[:max(0, end - len(self.superpages))] = 1    # wrapped around
+        first = first_vpn >> REGION_SHIFT
+        self.superpages[region_slot(np.arange(first, first + regions, dtype=np.uint64))] = 1
 
     def clear_code(self):
         self.code[:] = 0

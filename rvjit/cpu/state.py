@@ -47,9 +47,13 @@ SYS_KINDS = ("mret", "sret", "wfi", "sfence.vma")
 # sfence.vma of one page is carried out by generated code when nothing but the TLB and the MMU's
 # remembered walk of that page can be stale (rvjit.cpu.sfence): the filter's bytes say which pages
 # need Python instead, and the walks to forget wait in a queue the MMU empties before its next use.
-SFENCE_QUEUE = 32
+SFENCE_QUEUE = 128
 SFENCE_CODE_BITS = 16           # filter bytes [0, 1 << 16): by virtual page, pages holding code
 SFENCE_SUPER_BITS = 12          # then [1 << 16, + 1 << 12): by 2 MiB region, remembered superpages
+# A region's byte is picked by a multiplicative hash of its number, not its low bits: the top of
+# the kernel's address space and the top of a user stack share their low bits, and then every
+# sfence.vma of a stack page left native code for a superpage of the kernel's.
+SFENCE_REGION_HASH = 0x9E3779B97F4A7C15
 
 u64 = ctypes.c_uint64
 i64 = ctypes.c_int64
