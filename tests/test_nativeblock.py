@@ -74,6 +74,40 @@ def test_blocks_on_a_code_page_are_translated_natively():
     assert not m.hart.mem.code_pages.touches(CODE + 16, 48)     # between blocks: no code
 
 
+def test_blocks_run_untranslated_in_m_mode_are_translated_natively_too():
+    """No execute TLB in M-mode: the block's RAM offset is its pc's."""
+    program = _chain(8)
+    m, _ = setup()
+    for offset, word in program.items():
+        m.ram.store(CODE + offset, word, 4)
+    m.hart.state.pc = CODE
+    translator = make_translator(m)
+    calls = []
+    real = translator.lookup
+    translator.lookup = lambda pc: calls.append(pc) or real(pc)
+    run_native(m, translator, max_insns=16 * 20)
+    assert m.hart.state.x[A0] == 20 * 8 and m.hart.state.priv == 3
+    assert calls in ([CODE], [CODE, CODE + 64 * 7])
+    assert translator.stats.native_blocks == 8 - len(calls)
+
+
+def test_code_outside_ram_is_left_to_python():
+    """An M-mode block outside RAM (the reset ROM of the virt board) must not be scanned from
+    pc - RAM base: Python translates it, from the bus."""
+    from rvjit.soc.virt import VirtBoard, ROM_BASE
+    m = VirtBoard(16 << 20)
+    words = [addi(A0, A0, 1), jal(4), addi(A0, A0, 1), jal(-12)]       # two blocks, a loop
+    m.rom.data = b"".join(w.to_bytes(4, "little") for w in words).ljust(len(m.rom.data), b"\0")
+    translator = make_translator(m)
+    calls = []
+    real = translator.lookup
+    translator.lookup = lambda pc: calls.append(pc) or real(pc)
+    m.hart.state.pc = ROM_BASE
+    run_native(m, translator, max_insns=40)
+    assert m.hart.state.x[A0] == 20
+    assert ROM_BASE in calls and ROM_BASE + 8 in calls and translator.stats.native_blocks == 0
+
+
 def test_a_store_into_a_natively_translated_block_runs_the_new_code():
     """Block B is translated natively, in a 16-byte chunk no other block covers; block C
     rewrites B's addi. Unless native code marked B's chunk, the store would count as data next

@@ -29,15 +29,16 @@ def run_guest(path, threshold, first_tier="threaded", seconds=60.0):
     machine = Machine(128 << 20, console=console)
     machine.load_elf(str(path))
     machine.deadline = time.monotonic() + seconds
-    saved = promotion.HOT_THRESHOLD, promotion.PROMOTE_INTERVAL, runloop.POLL_INTERVAL_NS
+    saved = promotion.HOT_THRESHOLD, promotion.PROMOTE_INTERVAL, runloop.POLL_INTERVAL_NS, runloop.SLICE
     promotion.HOT_THRESHOLD = threshold
     if threshold == 1:      # every block promoted after its first run, however short the run
         promotion.PROMOTE_INTERVAL = runloop.POLL_INTERVAL_NS = 0
+        runloop.SLICE = 64  # back in the run loop often (new blocks need not bring it there)
     try:
         translator = translator_module.Translator(machine.hart, first_tier=first_tier, background=False)
         run_native(machine, translator)
     finally:
-        promotion.HOT_THRESHOLD, promotion.PROMOTE_INTERVAL, runloop.POLL_INTERVAL_NS = saved
+        promotion.HOT_THRESHOLD, promotion.PROMOTE_INTERVAL, runloop.POLL_INTERVAL_NS, runloop.SLICE = saved
     return machine.exit_code, console.getvalue().decode("latin-1"), translator
 
 

@@ -94,12 +94,10 @@ next:
   %hn = and i64 %h1, %bm
   br label %probe
 new:
-  %paged = icmp ne i64 %ft, 0
   %nbfp = getelementptr i8, ptr %s, i64 {o['new_block_fn']}
   %nbf = load ptr, ptr %nbfp
   %hasnb = icmp ne ptr %nbf, null
-  %try = and i1 %paged, %hasnb
-  br i1 %try, label %translate, label %give_up
+  br i1 %hasnb, label %translate, label %give_up
 translate:
   %ne = call ptr %nbf(ptr %s, i64 %pc, i64 %off)
   %made = icmp ne ptr %ne, null

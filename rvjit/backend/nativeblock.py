@@ -7,7 +7,9 @@ microsecond. So when the dispatcher's block table misses (dispatcher.dispatcher_
 @rvjit_new_block, which does the whole common case natively:
 
 - the pc's page came through the execute TLB (Python fetched from it in this mode, so the fetch
-  is allowed) and its page holds code already (Python made it code and write-protected it);
+  is allowed) or needs no translation (M-mode, or paging off: then the dispatcher's offset is
+  pc - RAM base, checked to lie in RAM here), and its page holds code already (Python made it
+  code and write-protected it);
 - every word is in the scanner's table with a handler, the block ends on the page, and an FP
   block finds the FP runtime loaded;
 - there is room: in the record buffer, the run counters, the block table (under half full) and
@@ -40,8 +42,8 @@ from .llvmconst import load_word
 NEW_BLOCK_FN = "rvjit_new_block"
 (CTX_SCAN_FN, CTX_SCAN_PARAMS, CTX_EXECUTOR, CTX_ARENA_NEXT, CTX_ARENA_END, CTX_COUNTER_NEXT,
  CTX_COUNTER_LIMIT, CTX_COUNTER_LENGTHS, CTX_CODE_FLAGS, CTX_CODE_CHUNKS, CTX_LOG, CTX_LOG_COUNT,
- CTX_LOG_CAPACITY) = range(13)
-CTX_WORDS = 13
+ CTX_LOG_CAPACITY, CTX_RAM_SIZE) = range(14)
+CTX_WORDS = 14
 LOG_WORDS = 4
 LOG_CAPACITY = 8192
 SLOT_ROOM = (MAX_BLOCK_INSNS + 1) * RECORD.itemsize    # the largest block's header and records
@@ -76,16 +78,19 @@ entry:
   %used2 = shl i64 %used1, 1
   %slots = add i64 %bm, 1
   %broom = icmp ule i64 %used2, %slots
+{load_word("%ctx", CTX_RAM_SIZE, "ramsize")}  %inram = icmp ult i64 %off, %ramsize
+  %ok1 = and i1 %lroom, %croom
+  %ok2 = and i1 %aroom, %broom
+  %ok3 = and i1 %ok1, %ok2
+  %ok4 = and i1 %ok3, %inram
+  br i1 %ok4, label %codepage, label %fail
+codepage:
 {load_word("%ctx", CTX_CODE_FLAGS, "flags", "ptr")}  %page = lshr i64 %off, 12
   %flagp = getelementptr i8, ptr %flags, i64 %page
   %flag = load i8, ptr %flagp
   %codeflag = and i8 %flag, {CODE}
   %iscode = icmp ne i8 %codeflag, 0
-  %ok1 = and i1 %lroom, %croom
-  %ok2 = and i1 %aroom, %broom
-  %ok3 = and i1 %ok1, %ok2
-  %ok = and i1 %ok3, %iscode
-  br i1 %ok, label %scan, label %fail
+  br i1 %iscode, label %scan, label %fail
 scan:
 {load_word("%ctx", CTX_SCAN_PARAMS, "params", "ptr")}{load_word("%ctx", CTX_SCAN_FN, "scanfn", "ptr")}  %ramp = getelementptr i8, ptr %s, i64 {o['ram']}
   %ram = load i64, ptr %ramp
@@ -223,6 +228,7 @@ class NativeBlocks:
         ctx[CTX_COUNTER_LENGTHS] = self.counter_lengths.ctypes.data
         ctx[CTX_CODE_FLAGS] = mem.code_pages.flags.ctypes.data
         ctx[CTX_CODE_CHUNKS] = mem.code_pages.chunks.ctypes.data
+        ctx[CTX_RAM_SIZE] = mem.ram.size
         self._sync_native_counter()
         st.new_block_fn = new_block_function(self.library.engine)
 

@@ -32,19 +32,26 @@ class RecordArena:
         if free:
             chunk, offset = free.pop()
         else:
+            self.keep_room(size)
             cursor = self._cursor
             address = cursor[self._next_at]
-            if address + size > cursor[self._end_at]:
-                buf = np.zeros(max(CHUNK_BYTES, size), dtype=np.uint8)
-                self._chunks.append(buf)
-                self._views.append(memoryview(buf))
-                self._addresses.append(buf.ctypes.data)
-                address = buf.ctypes.data
-                cursor[self._end_at] = address + buf.nbytes
             cursor[self._next_at] = address + size
             chunk = len(self._chunks) - 1
             offset = address - self._addresses[chunk]
         return self._views[chunk], offset, self._addresses[chunk] + offset, (size, chunk, offset)
+
+    def keep_room(self, size: int):
+        """Start a new buffer unless the current one has `size` bytes left: native code carves
+        slots only from the current buffer, and Python's own allocations may all be served from
+        freed slots, which would leave an exhausted buffer in place for good."""
+        cursor = self._cursor
+        if cursor[self._next_at] + size > cursor[self._end_at]:
+            buf = np.zeros(max(CHUNK_BYTES, size), dtype=np.uint8)
+            self._chunks.append(buf)
+            self._views.append(memoryview(buf))
+            self._addresses.append(buf.ctypes.data)
+            cursor[self._next_at] = buf.ctypes.data
+            cursor[self._end_at] = buf.ctypes.data + buf.nbytes
 
     def handle_of(self, address: int, records: int) -> tuple:
         """The handle of a slot native code carved from the current buffer."""

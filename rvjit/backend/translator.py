@@ -26,7 +26,7 @@ from .jumpcache import JumpCacheMixin
 from .promotion import HotPromotion, static_successors
 from .blocktable import BlockTable
 from .recordarena import RecordArena
-from .nativeblock import NativeBlocks, NativeBlockContext, CTX_ARENA_NEXT, CTX_ARENA_END
+from .nativeblock import NativeBlocks, NativeBlockContext, CTX_ARENA_NEXT, CTX_ARENA_END, SLOT_ROOM
 
 PAGE_SHIFT = 12
 PAGE = 1 << PAGE_SHIFT
@@ -163,6 +163,7 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints, NativeBlocks):
         for handle in self._dropped_records:
             self.records.free(handle)
         self._dropped_records.clear()
+        self.records.keep_room(SLOT_ROOM)         # for native translation of the next new blocks
         paddr = self.hart.mem.fetch_paddr(pc)
         t = self.blocks.get((pc, paddr))
         if t is None:
