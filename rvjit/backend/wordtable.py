@@ -15,11 +15,12 @@ import numpy as np
 
 from . import objcache
 
-# Reading the table and putting it in the scanner's costs a few tens of ms, about what decoding a
-# few hundred words costs: runs that have decoded this many words themselves read it (a kernel
-# boot, which decodes some 90,000, paid 0.16 s for waiting until 2,000); only runs that learnt
-# SAVE_AFTER_NEW_WORDS write it.
-LOAD_AFTER_WORDS = 300
+# Reading the table and putting it in the scanner's costs ~0.1 s and ~40 MiB for the ~140,000
+# words a cache directory gathers, and saves ~80 us a word decoded: runs that have decoded this
+# many words themselves read it (a kernel boot, which decodes some 90,000, paid 0.16 s for
+# waiting until 2,000; a compute benchmark decodes a few hundred and is better off without it);
+# only runs that learnt SAVE_AFTER_NEW_WORDS write it.
+LOAD_AFTER_WORDS = 1000
 SAVE_AFTER_NEW_WORDS = 1000
 
 
