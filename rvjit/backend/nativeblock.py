@@ -247,24 +247,30 @@ class NativeBlocks:
         ram = self.hart.mem.ram
         base, code_bytes = ram.base, ram.view
         executor, fn = self.library.executor, self._executor_fn
-        blocks, by_page, owners, stats = self.blocks, self.by_page, self.counter_owner, self.stats
+        blocks, by_page, owners = self.blocks, self.by_page, self.counter_owner
         heads = self.profile_heads
-        for i in range(0, len(entries), LOG_WORDS):
-            pc, off, data, packed = entries[i:i + LOG_WORDS]
-            count, size, counter = packed & 0xFFFF, packed >> 16 & 0xFFFF, packed >> 32
+        handle_of = self.records.handle_of
+        insns = 0
+        for pc, off, data, packed in zip(entries[0::4], entries[1::4], entries[2::4], entries[3::4]):
+            count, size = packed & 0xFFFF, packed >> 16 & 0xFFFF
             paddr = base + off
             page = paddr >> 12
-            t = Translation(pc, paddr, None, "threaded", "", executor, fn, (page,), 0, counter)
-            t.code, t.data = bytes(code_bytes[off:off + size]), data
-            t.records = self.records.handle_of(data, count + 1)
+            t = Translation(pc, paddr, None, "threaded", "", executor, fn, (page,), 0, packed >> 32, 0.0, data,
+                            handle_of(data, count + 1), None, code_bytes[off:off + size].tobytes())
             owners.append(t)
             key = (pc, paddr)
             blocks[key] = t
-            by_page.setdefault(page, []).append(key)
-            stats.guest_insns_translated += count
+            keys = by_page.get(page)
+            if keys is None:
+                by_page[page] = [key]
+            else:
+                keys.append(key)
+            insns += count
             if heads is None or key in heads:
                 self.note_translated(t)
                 heads = self.profile_heads
+        stats = self.stats
+        stats.guest_insns_translated += insns
         stats.blocks += n
         stats.threaded_blocks += n
         stats.native_blocks += n
