@@ -34,12 +34,14 @@ def new_run(monkeypatch, tmp_path):
         lib = threaded.HandlerLibrary()
         monkeypatch.setattr(threaded, "_library", lib)
         lib.word_compiles = 0       # word handlers compiled on demand
+        lib.word_modules = 0        # ... in this many modules
         lib.links = 0               # bundle objects linked into the word engine
         compile, link_object = lib.word_engine.compile, lib.word_engine.link_object
 
-        def counting_compile(*args, **kwargs):
-            lib.word_compiles += 1
-            return compile(*args, **kwargs)
+        def counting_compile(ir_text, names, *args, **kwargs):
+            lib.word_compiles += len(names)
+            lib.word_modules += 1
+            return compile(ir_text, names, *args, **kwargs)
 
         def counting_link(*args, **kwargs):
             lib.links += 1
@@ -89,12 +91,15 @@ def test_a_later_run_links_the_remembered_handlers_in_one_go(new_run):
     first = new_run()
     run_guest("isa/zicsr")
     assert first.word_compiles == len(word_keys(first)) >= 20 and first.links == 0
+    # compiled on demand, but a page's CSR words together (threaded.lift_csr_words)
+    assert 0 < first.word_modules <= first.word_compiles // 4
     end_run(first)                  # builds the bundle's object
     assert first.bundles[WORDS].built == 1
 
     second = new_run()
     run_guest("isa/zicsr")
-    assert word_keys(second) == word_keys(first)
+    # (the first run also compiled CSR words near those it ran, which may never run)
+    assert 20 <= len(word_keys(second)) and word_keys(second) <= word_keys(first)
     assert second.word_compiles == 0 and second.links == 1 and second.bundles[WORDS].built == 0
 
 

@@ -271,9 +271,19 @@ class BlockScanner:
         if info is None:
             self._put(word, NO_HANDLER, bytes(RECORD.itemsize))
             return
+        if not isinstance(info.key, str) and self.lib.compiling(info.key):
+            threaded.lift_csr_words(self.lib, self._nearby_code())
         self.lib.compile_pending()
         meta = info.length | (END if info.end is not None else 0) | (USES_FP if info.fp else 0)
         self._put(word, meta, threaded.record_template(self.lib, word, info))
+
+    def _nearby_code(self, reach: int = 512) -> bytes:
+        """Code around the block being scanned, on its page (and within what may be read)."""
+        p = self.params
+        page_start = max(0, p[P_PAGE_END] - 4096)
+        start = max(page_start, p[P_START] - reach)
+        end = min(p[P_PAGE_END], p[P_AVAIL_END], p[P_START] + reach)
+        return ctypes.string_at(p[P_CODE] + start, max(0, end - start))
 
     def _put(self, word: int, meta: int, template: bytes):
         """Insert one word (the common case once running: probing in Python is cheaper than

@@ -18,6 +18,8 @@ import struct
 import time
 from typing import NamedTuple
 
+import numpy as np
+
 from ..frontend.decode import decode, insn_length
 from ..frontend.lift import IllegalInsn, MAX_BLOCK_INSNS, PAGE, lift_insn
 from ..ir.builder import Builder, ILLEGAL
@@ -185,6 +187,10 @@ class HandlerLibrary:
         if any(op.name == "fp" for op in b.ops):
             self.uses_fp.add(key)
 
+    def compiling(self, key) -> bool:
+        """Whether key's handler is lifted and waits for compile_pending (not from a bundle)."""
+        return key in self._pending
+
     def compile_pending(self):
         """Compile every handler lifted since the last call: those of whole definitions in one
         optimised module, those of single words one by one; and link the remembered bundles a
@@ -200,10 +206,11 @@ class HandlerLibrary:
             cm = self.engine.compile(handlers_module([(n, b) for n, _, b in named]), [n for n, _, _ in named])
             for n, k, b in named:
                 self.addresses[k] = cm.addresses[n]
-        for k, b in self._pending.items():
-            if not isinstance(k, str):
-                n = _fn_name(k)
-                self.addresses[k] = self.word_engine.compile(handlers_module([(n, b)]), [n]).addresses[n]
+        words = [(_fn_name(k), k, b) for k, b in self._pending.items() if not isinstance(k, str)]
+        if words:       # one module: each costs ~5 ms to compile alone, ~1 ms in a batch
+            cm = self.word_engine.compile(handlers_module([(n, b) for n, _, b in words]), [n for n, _, _ in words])
+            for n, k, _ in words:
+                self.addresses[k] = cm.addresses[n]
         self.compiled_handlers += len(self._pending)
         self._pending.clear()
         self.compile_seconds += time.perf_counter() - t0
@@ -263,6 +270,27 @@ def word_info(lib: "HandlerLibrary", raw: int) -> WordInfo | None:
     if len(lib.words) < WORD_MEMO_LIMIT:
         lib.words[raw] = info
     return info
+
+
+CSR_BATCH_LIMIT = 64
+
+
+def lift_csr_words(lib: "HandlerLibrary", code: bytes):
+    """Lift (for the next compile_pending) the handlers of the CSR access words in code (guest
+    code around one that needs its own): word handlers are compiled together then, instead of
+    one module each as blocks meet them (a kernel has a few hundred, often several to a
+    function). A word that only looks like one (in data), or never runs, costs a handler
+    nobody runs."""
+    words = np.frombuffer(code[:len(code) & ~1], dtype=np.uint16)
+    if len(words) < 2:
+        return
+    lows, highs = words[:-1].astype(np.uint32), words[1:].astype(np.uint32)
+    raw = lows | highs << 16
+    # SYSTEM opcode with funct3 != 0: csrrw/csrrs/csrrc and their immediate forms
+    csr = (raw & 0x7F == 0x73) & ((raw >> 12) & 7 != 0) & ((raw >> 12) & 7 != 4)
+    for word in np.unique(raw[csr])[:CSR_BATCH_LIMIT].tolist():
+        if word not in lib.words:
+            word_info(lib, word)
 
 
 def fetch_window(mem, pc: int) -> bytes:
