@@ -271,8 +271,11 @@ class BlockScanner:
         if info is None:
             self._put(word, NO_HANDLER, bytes(RECORD.itemsize))
             return
-        if not isinstance(info.key, str) and self.lib.compiling(info.key):
-            threaded.lift_csr_words(self.lib, self._nearby_code())
+        if self.lib.compiling(info.key):
+            if isinstance(info.key, str):
+                threaded.lift_code_ahead(self.lib, self._code_ahead())
+            else:
+                threaded.lift_csr_words(self.lib, self._nearby_code())
         self.lib.compile_pending()
         meta = info.length | (END if info.end is not None else 0) | (USES_FP if info.fp else 0)
         self._put(word, meta, threaded.record_template(self.lib, word, info))
@@ -284,6 +287,13 @@ class BlockScanner:
         start = max(page_start, p[P_START] - reach)
         end = min(p[P_PAGE_END], p[P_AVAIL_END], p[P_START] + reach)
         return ctypes.string_at(p[P_CODE] + start, max(0, end - start))
+
+    def _code_ahead(self, reach: int = 1024) -> bytes:
+        """Code from the start of the block being scanned on, on its page (and within what may
+        be read)."""
+        p = self.params
+        end = min(p[P_PAGE_END], p[P_AVAIL_END], p[P_START] + reach)
+        return ctypes.string_at(p[P_CODE] + p[P_START], max(0, end - p[P_START]))
 
     def _put(self, word: int, meta: int, template: bytes):
         """Insert one word (the common case once running: probing in Python is cheaper than

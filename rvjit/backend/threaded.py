@@ -293,6 +293,26 @@ def lift_csr_words(lib: "HandlerLibrary", code: bytes):
             word_info(lib, word)
 
 
+def lift_code_ahead(lib: "HandlerLibrary", code: bytes):
+    """Lift the handlers of the instructions in code (guest code from a block whose definition
+    handler is new, read as the instruction stream from there), so compile_pending compiles the
+    definitions they need in one optimised module: alone, each costs ~10 ms to compile, and a
+    kernel boot meets ~90 of them a few blocks apart. The words are remembered (word_info) for
+    when blocks meet them."""
+    at, end = 0, len(code)
+    while at + 2 <= end:
+        raw = code[at] | code[at + 1] << 8
+        if raw & 3 == 3:
+            if at + 4 > end:
+                break
+            raw |= code[at + 2] << 16 | code[at + 3] << 24
+            at += 4
+        else:
+            at += 2
+        if raw not in lib.words:
+            word_info(lib, raw)
+
+
 def fetch_window(mem, pc: int) -> bytes:
     """Instruction bytes from pc to the end of its page plus the next page's first halfword,
     up to the first that cannot be fetched (code outside RAM, or a page-crossing block)."""
