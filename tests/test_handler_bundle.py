@@ -259,3 +259,23 @@ def test_definitions_bundle_is_built_by_the_compile_server_for_the_next_run(new_
         assert taken == {k for k in third.addresses if isinstance(k, str)} and taken <= definitions
     finally:
         server.close()
+
+
+def r_type(funct7, funct3, rd=10, rs1=11, rs2=12):
+    return funct7 << 25 | rs2 << 20 | rs1 << 15 | funct3 << 12 | rd << 7 | 0x33
+
+
+def test_definitions_of_code_ahead_compile_in_one_module(new_run):
+    """threaded.lift_code_ahead: the definitions the instructions ahead need are lifted at once,
+    so compile_pending makes one optimised module of them, not one each as blocks meet them."""
+    lib = new_run()
+    words = [r_type(0, 0), r_type(0x20, 0), r_type(0, 1), r_type(0, 2), r_type(0, 4), r_type(0, 6), r_type(0, 7)]
+    modules = []
+    compile = lib.engine.compile
+    lib.engine.compile = lambda ir_text, names, *a, **k: modules.append(len(names)) or compile(ir_text, names, *a, **k)
+    threaded.lift_code_ahead(lib, b"".join(w.to_bytes(4, "little") for w in words) + b"\x01\x00")  # + c.nop
+    lib.compile_pending()
+    keys = {threaded.word_info(lib, w).key for w in words + [0x0001]}
+    assert keys == {"add", "sub", "sll", "slt", "xor", "or", "and", "addi"}        # c.nop is an addi
+    assert all(lib.addresses[k] for k in keys)
+    assert modules == [len(keys)]

@@ -193,8 +193,8 @@ class HandlerLibrary:
 
     def compile_pending(self):
         """Compile every handler lifted since the last call: those of whole definitions in one
-        optimised module, those of single words one by one; and link the remembered bundles a
-        handler was taken from."""
+        optimised module, those of single words in one unoptimised module; and link the
+        remembered bundles a handler was taken from."""
         if not self._pending and not self._bundle_due:
             return
         t0 = time.perf_counter()
@@ -286,9 +286,10 @@ def lift_csr_words(lib: "HandlerLibrary", code: bytes):
         return
     lows, highs = words[:-1].astype(np.uint32), words[1:].astype(np.uint32)
     raw = lows | highs << 16
-    # SYSTEM opcode with funct3 != 0: csrrw/csrrs/csrrc and their immediate forms
+    # the SYSTEM opcode's csrrw/csrrs/csrrc and immediate forms (funct3 0 and 4 are not CSR
+    # accesses); a set, not np.unique, which imports numpy.ma
     csr = (raw & 0x7F == 0x73) & ((raw >> 12) & 7 != 0) & ((raw >> 12) & 7 != 4)
-    for word in np.unique(raw[csr])[:CSR_BATCH_LIMIT].tolist():
+    for word in sorted(set(raw[csr].tolist()))[:CSR_BATCH_LIMIT]:
         if word not in lib.words:
             word_info(lib, word)
 
