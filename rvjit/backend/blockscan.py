@@ -273,27 +273,20 @@ class BlockScanner:
             return
         if self.lib.compiling(info.key):
             if isinstance(info.key, str):
-                threaded.lift_code_ahead(self.lib, self._code_ahead())
+                threaded.lift_code_ahead(self.lib, self._code_near(0, 1024))
             else:
-                threaded.lift_csr_words(self.lib, self._nearby_code())
+                threaded.lift_csr_words(self.lib, self._code_near(512, 512))
         self.lib.compile_pending()
         meta = info.length | (END if info.end is not None else 0) | (USES_FP if info.fp else 0)
         self._put(word, meta, threaded.record_template(self.lib, word, info))
 
-    def _nearby_code(self, reach: int = 512) -> bytes:
-        """Code around the block being scanned, on its page (and within what may be read)."""
+    def _code_near(self, before: int, after: int) -> bytes:
+        """Code from `before` bytes before the start of the block being scanned to `after`
+        bytes after it, on its page (and within what may be read)."""
         p = self.params
-        page_start = max(0, p[P_PAGE_END] - 4096)
-        start = max(page_start, p[P_START] - reach)
-        end = min(p[P_PAGE_END], p[P_AVAIL_END], p[P_START] + reach)
+        start = max(p[P_PAGE_END] - 4096, p[P_START] - before, 0)
+        end = min(p[P_PAGE_END], p[P_AVAIL_END], p[P_START] + after)
         return ctypes.string_at(p[P_CODE] + start, max(0, end - start))
-
-    def _code_ahead(self, reach: int = 1024) -> bytes:
-        """Code from the start of the block being scanned on, on its page (and within what may
-        be read)."""
-        p = self.params
-        end = min(p[P_PAGE_END], p[P_AVAIL_END], p[P_START] + reach)
-        return ctypes.string_at(p[P_CODE] + p[P_START], max(0, end - p[P_START]))
 
     def _put(self, word: int, meta: int, template: bytes):
         """Insert one word (the common case once running: probing in Python is cheaper than

@@ -30,7 +30,7 @@ import weakref
 
 import numpy as np
 
-from ..cpu.codemap import CHUNK_SHIFT, CHUNK_WORDS, CODE
+from ..cpu.codemap import CHUNK_SHIFT, CHUNK_WORDS, CODE, flags_ir
 from ..cpu.state import OFFSETS
 from ..frontend.lift import MAX_BLOCK_INSNS
 from .blockscan import (P_CODE, P_START, P_PAGE_END, P_AVAIL_END, P_OUT, P_PC, P_COUNTER,
@@ -85,12 +85,7 @@ entry:
   %ok4 = and i1 %ok3, %inram
   br i1 %ok4, label %codepage, label %fail
 codepage:
-{load_word("%ctx", CTX_CODE_FLAGS, "flags", "ptr")}  %page = lshr i64 %off, 12
-  %flagp = getelementptr i8, ptr %flags, i64 %page
-  %flag = load i8, ptr %flagp
-  %codeflag = and i8 %flag, {CODE}
-  %iscode = icmp ne i8 %codeflag, 0
-  br i1 %iscode, label %scan, label %fail
+{load_word("%ctx", CTX_CODE_FLAGS, "flags", "ptr")}{flags_ir("%flags", "%off", CODE, "iscode")}  br i1 %iscode, label %scan, label %fail
 scan:
 {load_word("%ctx", CTX_SCAN_PARAMS, "params", "ptr")}{load_word("%ctx", CTX_SCAN_FN, "scanfn", "ptr")}  %ramp = getelementptr i8, ptr %s, i64 {o['ram']}
   %ram = load i64, ptr %ramp
@@ -122,7 +117,7 @@ commit:
   %lastbyte = add i64 %inpage, %size
   %lastbyte1 = sub i64 %lastbyte, 1
   %last = lshr i64 %lastbyte1, {CHUNK_SHIFT}
-  %chunkbase = mul i64 %page, {CHUNK_WORDS}
+  %chunkbase = mul i64 %iscode.page, {CHUNK_WORDS}
   br label %mark
 mark:
   %ci = phi i64 [%first, %commit], [%ci1, %mark]

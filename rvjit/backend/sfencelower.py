@@ -15,6 +15,15 @@ from ..cpu.trap import PRV_S
 from .llvmconst import c64
 
 
+def superpage_byte_ir(vpn: str, out: str) -> str:
+    """LLVM IR setting {out} to the offset in the sfence filter (rvjit.cpu.sfence) of the byte
+    for the 2 MiB region of virtual page {vpn}: past the code bytes, at region_slot's hash."""
+    return (f"  {out}.region = lshr i64 {vpn}, {REGION_SHIFT}\n"
+            f"  {out}.hashed = mul i64 {out}.region, {c64(SFENCE_REGION_HASH)}\n"
+            f"  {out}.slot = lshr i64 {out}.hashed, {64 - SFENCE_SUPER_BITS}\n"
+            f"  {out} = add i64 {out}.slot, {1 << SFENCE_CODE_BITS}\n")
+
+
 class SfenceLowering:
     def lower_sfence(self, a, idx):
         e, t = self.emit, self.t
@@ -33,12 +42,8 @@ class SfenceLowering:
         e(f"{code_i} = and i64 {vpn}, {(1 << SFENCE_CODE_BITS) - 1}")
         e(f"{code_p} = getelementptr i8, ptr {filt}, i64 {code_i}")
         e(f"{code_b} = load i8, ptr {code_p}")
-        reg, reg_i, reg_o, reg_p, reg_b = t(), t(), t(), t(), t()
-        e(f"{reg} = lshr i64 {vpn}, {REGION_SHIFT}")
-        hashed = t()
-        e(f"{hashed} = mul i64 {reg}, {c64(SFENCE_REGION_HASH)}")
-        e(f"{reg_i} = lshr i64 {hashed}, {64 - SFENCE_SUPER_BITS}")
-        e(f"{reg_o} = add i64 {reg_i}, {1 << SFENCE_CODE_BITS}")
+        reg_o, reg_p, reg_b = t(), t(), t()
+        e(superpage_byte_ir(vpn, reg_o).rstrip("\n"))
         e(f"{reg_p} = getelementptr i8, ptr {filt}, i64 {reg_o}")
         e(f"{reg_b} = load i8, ptr {reg_p}")
         marks, unmarked = t(), t()

@@ -24,17 +24,17 @@ from __future__ import annotations
 
 import weakref
 
-from ..cpu.codemap import CODE, WATCHED
+from ..cpu.codemap import CODE, WATCHED, flags_ir
 from ..cpu.memory import (REFILL_CODE_FLAGS, REFILL_RAM_SIZE, REFILL_LOG, REFILL_LOG_COUNT,
                           REFILL_LOG_CAPACITY, REFILL_LOG_WORDS, REFILLED_PRIVATE, REFILLED_WRITABLE,
                           REFILLED_SUPERPAGE, REFILL_UART_PADDR, REFILL_UART_STATE, REFILL_UART_TX,
                           REFILL_UART_TX_COUNT, REFILL_UART_TX_CAPACITY, UART_NATIVE_READY)
 from ..cpu.mmu import PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D, PTE_HIGH_BITS
 from ..cpu.state import (OFFSETS, TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_FIELD, TLB_MODE_SHIFT, NO_TAG,
-                         ACCESS_LOAD, ACCESS_STORE, ACCESS_AMO, SFENCE_CODE_BITS, SFENCE_SUPER_BITS,
-                         SFENCE_REGION_HASH)
+                         ACCESS_LOAD, ACCESS_STORE, ACCESS_AMO)
 from ..soc.uart import THR as UART_THR, LSR as UART_LSR
 from .llvmconst import c64, load_word
+from .sfencelower import superpage_byte_ir
 
 REFILL_FN = "rvjit_mem_refill"
 PPN_MASK = (1 << 44) - 1
@@ -234,12 +234,7 @@ uartsend:
   store i64 %txn1, ptr %txn.p
   ret i64 0
 inram:
-{load_word("%ctx", REFILL_CODE_FLAGS, "flags", "ptr")}  %pix = lshr i64 %poff, 12
-  %flagp = getelementptr i8, ptr %flags, i64 %pix
-  %flag = load i8, ptr %flagp
-  %guarded0 = and i8 %flag, {CODE | WATCHED}
-  %guarded = icmp ne i8 %guarded0, 0
-  %wguard = and i1 %write, %guarded
+{load_word("%ctx", REFILL_CODE_FLAGS, "flags", "ptr")}{flags_ir("%flags", "%poff", CODE | WATCHED, "guarded")}  %wguard = and i1 %write, %guarded
   br i1 %wguard, label %python, label %fill
 fill:
   %dirtyw = and i1 %hasw, %hasd
@@ -281,11 +276,7 @@ fill:
 mark:
   %sfp = getelementptr i8, ptr %s, i64 {o['sfence_filter']}
   %sf = load ptr, ptr %sfp
-  %region0 = lshr i64 %vpn, 9
-  %hashed = mul i64 %region0, {c64(SFENCE_REGION_HASH)}
-  %region = lshr i64 %hashed, {64 - SFENCE_SUPER_BITS}
-  %fix = add i64 %region, {1 << SFENCE_CODE_BITS}
-  %fb = getelementptr i8, ptr %sf, i64 %fix
+{superpage_byte_ir("%vpn", "%fix")}  %fb = getelementptr i8, ptr %sf, i64 %fix
   store i8 1, ptr %fb
   br label %access
 access:

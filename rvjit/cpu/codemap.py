@@ -25,6 +25,16 @@ def chunk_mask(paddr: int, size: int) -> int:
     return ((1 << (last - first + 1)) - 1) << first
 
 
+def flags_ir(flags: str, offset: str, bits: int, out: str) -> str:
+    """LLVM IR setting i1 %{out}: the flags of the page at RAM offset `offset` include one of
+    `bits` (`flags`: the flag array's address; both are IR values)."""
+    return (f"  %{out}.page = lshr i64 {offset}, {PAGE_SHIFT}\n"
+            f"  %{out}.p = getelementptr i8, ptr {flags}, i64 %{out}.page\n"
+            f"  %{out}.byte = load i8, ptr %{out}.p\n"
+            f"  %{out}.bits = and i8 %{out}.byte, {bits}\n"
+            f"  %{out} = icmp ne i8 %{out}.bits, 0\n")
+
+
 class CodeMap:
     def __init__(self, ram_base: int, ram_size: int):
         self.first_page = ram_base >> PAGE_SHIFT

@@ -34,11 +34,11 @@ REFILLED_PRIVATE, REFILLED_WRITABLE, REFILLED_SUPERPAGE = 1, 2, 4
 SUPERPAGE_PAGES = 512              # the only superpages the walker fills from: 2 MiB
 
 
-
 def _tags_in_span(tags: np.ndarray, first: int, pages: int) -> np.ndarray:
     """Which TLB tags name a virtual page in [first, first + pages), whatever their mode."""
     vpns = tags & np.uint64((1 << TLB_MODE_SHIFT) - 1)
     return (vpns >= np.uint64(first)) & (vpns < np.uint64(first + pages))
+
 
 class MemoryPort:
     def __init__(self, hart, bus):

@@ -19,11 +19,11 @@ REGION_PAGES = 1 << REGION_SHIFT
 
 
 def region_slot(region):
-    """The superpage filter's byte for a 2 MiB region number (an int or a uint64 array)."""
-    if isinstance(region, np.ndarray):
-        with np.errstate(over="ignore"):
-            return ((region * np.uint64(SFENCE_REGION_HASH)) >> np.uint64(64 - SFENCE_SUPER_BITS)).astype(np.intp)
-    return ((region * SFENCE_REGION_HASH) & ((1 << 64) - 1)) >> (64 - SFENCE_SUPER_BITS)
+    """The superpage filter's byte for 2 MiB region numbers (an int or an array of them; the
+    sfence lowering's superpage_byte_ir computes the same)."""
+    with np.errstate(over="ignore"):     # the multiplication wraps, as in generated code
+        hashed = np.asarray(region, dtype=np.uint64) * np.uint64(SFENCE_REGION_HASH)
+    return (hashed >> np.uint64(64 - SFENCE_SUPER_BITS)).astype(np.intp)
 
 
 class SfenceFilter:

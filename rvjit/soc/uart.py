@@ -131,8 +131,8 @@ class Uart16550(Device):
 
     # --- run loop (main thread) -----------------------------------------------------------
     def poll(self):
-        """Move waiting host input into the FIFO and bring the IRQ line up to date."""
-        self.take_native_output()
+        """Move waiting host input into the FIFO and bring the IRQ line up to date (the
+        machine's poll has sent native output already: Machine.flush_console)."""
         if self._input_waiting:
             self._refill()
         elif not self.rx_fifo:
