@@ -102,8 +102,12 @@ def first_run(cache_dir):
     return translator
 
 
-def test_a_second_run_links_the_region_after_a_few_runs(cache_dir):
+def test_a_second_run_links_the_region_after_a_few_runs(cache_dir, monkeypatch):
     first_run(cache_dir)
+
+    def no_ir(*_):
+        raise AssertionError("a region found in the disk cache had its IR written")
+    monkeypatch.setattr(promotion, "_region_ir", no_ir)
     # TAKEN never runs now (a5 = 0): it is translated ahead, so the region has the same members
     translator, promoted_after = run_loop(loop_program(), 0, 2000)
     assert promoted_after is not None and promoted_after < promotion.HOT_THRESHOLD // 100
@@ -122,6 +126,21 @@ def test_a_region_whose_code_changed_is_not_formed_from_the_profile(cache_dir):
         assert promoted_after is None and translator.stats.hinted == translator.stats.hints_missed == 0
         assert translator.region_hits == 0
         assert mask or (TAKEN, TAKEN) not in translator.blocks
+
+
+def test_regions_are_kept_under_their_members_pcs_and_code(cache_dir):
+    """The disk cache key of a region (no IR is written to find it) changes with any member's
+    code or address, so a profile digest that matched by chance still links nothing stale."""
+    translator = first_run(cache_dir)
+    members = [translator.blocks[(pc, pc)] for pc in (HEAD, FALL, TAKEN)]
+    key = promotion._region_description("r", members)
+    assert key == promotion._region_description("r", members)
+    assert key != promotion._region_description("r", members[:2])
+    code, members[2].code = members[2].code, members[2].code[:-1] + bytes([members[2].code[-1] ^ 0x80])
+    assert key != promotion._region_description("r", members)
+    members[2].code = code
+    members[2].pc += 4
+    assert key != promotion._region_description("r", members)
 
 
 def test_a_hinted_region_missing_from_the_disk_cache_is_not_optimised(cache_dir):

@@ -5,8 +5,9 @@ objects compiled then from the disk cache.
 The profile lists every region a run installed as its member blocks, head first, each by guest pc
 and a digest of its instruction words (a member's physical address follows from the head's: a
 region lies on one page). It is only a hint: a region is formed again from the blocks as they
-are now, and only if each member's words still have the digest listed; its IR is made from that
-code and linked only if the disk cache holds its object (backend.promotion). A stale or foreign
+are now, and only if each member's words still have the digest listed; its object is linked
+only if the disk cache holds one made from exactly that code (backend.promotion keys regions by
+their members' pcs and instruction bytes, so no IR is written to find it). A stale or foreign
 profile costs a few lookups, never wrong code, and never an optimising compile.
 
 One profile per guest entry (the first block a run translates: the reset ROM for every board

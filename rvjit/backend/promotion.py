@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import threaded
-from .background import CompileJob
+from . import objcache, threaded
+from .background import CompileJob, compile_described
 from .engine import BLOCK_FN
 from .regiongen import regions_module
 
@@ -109,7 +109,7 @@ class HotPromotion:
             t.compiling = True
         self._bank_runs([t.counter for t in members if t.counter is not None])
         return CompileJob(None, [name], [(name, members)], make_ir=functools.partial(_region_ir, name, members),
-                          link_only=link_only)
+                          link_only=link_only, key_text=_region_description(name, members))
 
     def _run_job(self, job: CompileJob) -> int:
         """Hand a job to the background compiler, or compile and install it now (returns 1 if
@@ -118,8 +118,7 @@ class HotPromotion:
             self.compiler.submit(job)
             return 0
         t1 = time.perf_counter()
-        job.compiled = self.hot_engine.link_cached(job.ir_text, job.names) if job.link_only \
-            else self.hot_engine.compile(job.ir_text, job.names)
+        job.compiled = compile_described(self.hot_engine, job, self.hot_engine.object_code)
         self.stats.seconds["optimising hot"] += time.perf_counter() - t1
         return self._install_regions(job)
 
@@ -166,7 +165,7 @@ class HotPromotion:
                 t.data, t.records = 0, None
                 self.block_table.update(t.pc, t.paddr, address, 0)
             self.stats.promoted += len(members)
-            self.stats.promoted_insns += sum(len(t.insns) for t in members)
+            self.stats.promoted_insns += sum(t.insn_count for t in members)
             self.stats.hinted += job.link_only
             self._record_region(members)
             installed += 1
@@ -198,6 +197,17 @@ class HotPromotion:
                 members.append(m)
                 todo.append(m)
         return members
+
+
+def _region_description(name: str, members) -> str:
+    """What a region's IR is made from, its key in the disk cache: the region's name and each
+    member's guest pc and instruction bytes (rvjit's own source is in the key too, for what
+    it makes of them)."""
+    parts = [f"region {objcache.source_signature()} {name}"]
+    for t in members:
+        code = t.code or b"".join(insn.raw.to_bytes(insn.length, "little") for insn in t.decoded())
+        parts.append(f"{t.pc:x}:{code.hex()}")
+    return "\n".join(parts)
 
 
 def _region_ir(name: str, members) -> str:

@@ -58,6 +58,10 @@ class Translation:
     def words(self) -> list[int]:
         return threaded.words_of(self.code)
 
+    @property
+    def insn_count(self) -> int:
+        return len(self.insns) if self.insns is not None else len(self.words)
+
     def decoded(self) -> list:
         if self.insns is None:
             self.insns = threaded.decode_words(self.pc, self.words)
