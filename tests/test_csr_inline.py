@@ -60,7 +60,12 @@ def run(mode, insns, setup, code):
             for _ in range(3 if mode == "optimised" else 2):
                 setup(h, code)
                 m.translator._next_promote_scan = 0
-                run_native(m, m.translator, h.instret() + steps)
+                m.python_csr_calls = []
+                h.csr.access = _counting(m.python_csr_calls, h.csr.access)
+                try:
+                    run_native(m, m.translator, h.instret() + steps)
+                finally:
+                    del h.csr.access
         finally:
             promotion.HOT_THRESHOLD = saved
         assert m.translator.blocks[(code, code)].tier == (1 if mode == "optimised" else 0)
@@ -68,6 +73,14 @@ def run(mode, insns, setup, code):
     return dict(pc=st.pc, priv=st.priv, x=list(st.x), mstatus=st.mstatus, tlb_mode=st.tlb_mode,
                 mcause=h.csr.mcause,
                 mepc=h.csr.mepc, scause=h.csr.scause, sepc=h.csr.sepc, csrs=csrs)
+
+
+def _counting(calls, access):
+    """CsrFile.access that notes the CSR numbers generated code asked Python for."""
+    def counted(num, *args):
+        calls.append(num)
+        return access(num, *args)
+    return counted
 
 
 def setup_for(priv, csr, value, operands):
@@ -116,16 +129,78 @@ def test_inline_csr_matches_the_interpreter(mode, csr, priv, value):
     assert results[1] == results[0], (hex(csr), priv)
 
 
-@pytest.mark.parametrize("csr, bits", [(0x300, 2 << 11), (0x300, 1 << 17), (0x100, 1 << 18), (0x100, 1 << 19),
-                                       (0x100, 1 << 13)], ids=["mpp-reserved", "mprv", "sum", "mxr", "fs"])
-def test_status_writes_beyond_the_quiet_bits_go_through_python(mode, csr, bits):
-    """One csrrs setting only a field that needs Python (WARL, translation mode, FS/SD) must
-    leave the same state as the interpreter, in a block of its own."""
+@pytest.mark.parametrize("csr, bits, native", [
+    (0x300, 2 << 11, False), (0x300, 1 << 20, False), (0x300, 1 << 22, False),
+    (0x300, 1 << 17, True), (0x300, 1 << 11, True), (0x100, 1 << 18, True), (0x100, 1 << 19, True),
+    (0x100, 1 << 13, True), (0x100, 3 << 13, True)],
+    ids=["mpp-reserved", "tvm", "tsr", "mprv", "mpp", "sum", "mxr", "fs-initial", "fs-dirty"])
+def test_status_writes_of_translation_and_fp_fields(mode, csr, bits, native):
+    """One csrrs setting one field, in a block of its own, must leave the same state as the
+    interpreter (SD, the data translation mode in state.tlb_mode): natively for the fields
+    Linux changes on every trap and user access, through Python for TVM/TW/TSR and the reserved
+    MPP value. MPRV is set from M-mode with MPP = S, so the translation mode does change."""
     insns = [csr_insn("csrrs", csr, 5, 0), csr_insn("csrrs", csr, 0, 31)]
     code = next(_code_slots)
-    results = [run(m_mode, insns, setup_for(PRV_M if csr == 0x300 else PRV_S, csr, 0, [bits]), code)
-               for m_mode in ("interp", mode)]
+    priv = PRV_M if csr == 0x300 else PRV_S
+    value = 1 << 11 if bits == 1 << 17 else 0
+    results = [run(m_mode, insns, setup_for(priv, csr, value, [bits]), code) for m_mode in ("interp", mode)]
     assert results[1] == results[0]
+    assert (machine_for(mode).python_csr_calls == []) == native
+
+
+TIME, MCOUNTEREN, SCOUNTEREN = 0xC01, 0x306, 0x106
+
+
+def time_setup(priv, mcounteren, scounteren):
+    def setup(h, code):
+        st = h.state
+        st.pc, st.mstatus = code, 0
+        h.set_priv(PRV_M)
+        h.csr.access(MCOUNTEREN, mcounteren, "rw", False, True)
+        h.csr.access(SCOUNTEREN, scounteren, "rw", False, True)
+        h.set_priv(priv)
+        st.x[8] = st.x[9] = 0
+    return setup
+
+
+@pytest.mark.parametrize("priv", [PRV_M, PRV_S, PRV_U])
+def test_time_is_read_natively_off_the_host_clock(mode, priv):
+    """rdtime twice where the counter enables allow it: both values lie between the CLINT's
+    mtime before and after the run, in order, and Python is never asked."""
+    insns = [csr_insn("csrrs", TIME, 0, 8), csr_insn("csrrs", TIME, 0, 9)]
+    code = next(_code_slots)
+    m = machine_for(mode)
+    before = m.clint.mtime()
+    got = run(mode, insns, time_setup(priv, 2, 2), code)
+    after = m.clint.mtime()
+    assert got["pc"] == code + 8 and got["priv"] == priv
+    assert before <= got["x"][8] <= got["x"][9] <= after
+    assert m.python_csr_calls == []
+
+
+@pytest.mark.parametrize("priv, mcounteren, scounteren", [(PRV_S, 0, 2), (PRV_U, 2, 0), (PRV_U, 0, 2)])
+def test_time_the_counter_enables_forbid_traps_as_in_the_interpreter(mode, priv, mcounteren, scounteren):
+    insns = [csr_insn("csrrs", TIME, 0, 8)]
+    code = next(_code_slots)
+    want, got = [run(m_mode, insns, time_setup(priv, mcounteren, scounteren), code) for m_mode in ("interp", mode)]
+    assert want["mcause"] == 2 and want["mepc"] == code and want["priv"] == PRV_M
+    assert got == want
+
+
+def test_time_off_a_test_clock_is_asked_of_python(mode):
+    """A CLINT on a clock of its own (tests, record/replay) is not the host's: generated code
+    calls the CSR file, which reads that clock."""
+    m = Machine(16 << 20)
+    m.clint.__init__(m.hart, clock=lambda: 123_456_700)
+    m.translator = translator_module.Translator(m.hart, background=False)
+    m.ram.write(TRAP_VECTOR, struct.pack("<I", JUMP_TO_SELF))
+    m.next_code = CODE
+    _machines[mode], saved = m, _machines.get(mode)
+    try:
+        got = run(mode, [csr_insn("csrrs", TIME, 0, 8)], time_setup(PRV_S, 2, 0), CODE)
+    finally:
+        _machines[mode] = saved
+    assert got["x"][8] == 0 and m.python_csr_calls == [TIME]
 
 
 def test_enabling_interrupts_takes_the_pending_one_at_once(mode):

@@ -2,7 +2,8 @@
 who may access it. Both the reference interpreter and generated code come here for every CSR access.
 """
 from .trap import (GuestTrap, ILLEGAL_INSN, PRV_M, PRV_S, PRV_U, MSTATUS_MPP, MSTATUS_MPP_SHIFT,
-                   MSTATUS_SIE, MSTATUS_MIE, MSTATUS_SPIE, MSTATUS_MPIE, MSTATUS_SPP)
+                   MSTATUS_SIE, MSTATUS_MIE, MSTATUS_SPIE, MSTATUS_MPIE, MSTATUS_SPP, MSTATUS_MPRV)
+from .mmu import MSTATUS_SUM, MSTATUS_MXR
 
 M64 = (1 << 64) - 1
 
@@ -80,11 +81,15 @@ STATE_CSRS = {
 }
 # Views of mstatus: number -> (bits a read shows, bits a write may change). UXL/SXL read as 64-bit.
 STATUS_VIEWS = {0x300: (M64, MSTATUS_WRITABLE), 0x100: (SSTATUS_MASK, MSTATUS_WRITABLE & SSTATUS_MASK)}
-# A status write that changes only these bits needs no Python: it cannot change the translation
-# mode (MPRV, MPP, SUM, MXR) or FS/SD. When it sets an interrupt enable while state.irq_pending
-# (mip & mie) is non-zero, generated code leaves for the run loop to deliver the interrupt.
-QUIET_STATUS_BITS = MSTATUS_SIE | MSTATUS_MIE | MSTATUS_SPIE | MSTATUS_MPIE | MSTATUS_SPP
+# A status write that changes only these bits needs no Python. Generated code keeps SD equal to
+# (FS == Dirty) and recomputes state.tlb_mode (Hart.update_tlb_mode) from MPRV, MPP, SUM and MXR
+# itself: Linux toggles SUM around every user access and FS on every trap. When a write sets an
+# interrupt enable while state.irq_pending (mip & mie) is non-zero, generated code leaves for the
+# run loop to deliver the interrupt. TVM, TW, TSR and a reserved MPP go through Python.
+QUIET_STATUS_BITS = MSTATUS_SIE | MSTATUS_MIE | MSTATUS_SPIE | MSTATUS_MPIE | MSTATUS_SPP | MSTATUS_MPP \
+    | MSTATUS_FS | MSTATUS_MPRV | MSTATUS_SUM | MSTATUS_MXR
 INTERRUPT_ENABLES = MSTATUS_SIE | MSTATUS_MIE
+TIME_CSR = 0xC01
 
 
 class CsrFile:
@@ -102,6 +107,7 @@ class CsrFile:
         self.mscratch = self.sscratch = 0
         self.medeleg = self.mideleg = 0
         self.mcounteren = self.scounteren = 0
+        self._counters_enabled()
         self.menvcfg = self.senvcfg = 0
         self.satp = 0
 
@@ -168,6 +174,11 @@ class CsrFile:
         if priv == PRV_U and not (self.scounteren >> index) & 1:
             raise GuestTrap(ILLEGAL_INSN, raw)
 
+    def _counters_enabled(self):
+        """Tell generated code which privilege levels may read time (state.time_access)."""
+        tm = self.mcounteren >> 1 & 1
+        self.hart.state.time_access = 1 << PRV_M | tm << PRV_S | (tm & self.scounteren >> 1) << PRV_U
+
     def _require_fp(self, raw):
         if self.hart.state.mstatus & MSTATUS_FS == 0:
             raise GuestTrap(ILLEGAL_INSN, raw)
@@ -212,6 +223,7 @@ class CsrFile:
             self.mip_soft = (self.mip_soft & ~mask) | (v & mask)
         elif name in ("mcounteren", "scounteren"):
             setattr(self, name, v & 0xFFFFFFFF)
+            self._counters_enabled()
         elif name in ("menvcfg", "senvcfg"):
             setattr(self, name, v & 1)    # FIOM only: no Sstc, no Svpbmt, no Zicbo*
         elif name == "satp":

@@ -55,6 +55,10 @@ SFENCE_SUPER_BITS = 12          # then [1 << 16, + 1 << 12): by 2 MiB region, re
 # sfence.vma of a stack page left native code for a superpage of the kernel's.
 SFENCE_REGION_HASH = 0x9E3779B97F4A7C15
 
+# mtime counts at 10 MHz of host time
+MTIME_NS_PER_TICK = 100
+CLOCK_MONOTONIC = 1             # Linux's clock id, what time.monotonic_ns reads
+
 u64 = ctypes.c_uint64
 i64 = ctypes.c_int64
 u32 = ctypes.c_uint32
@@ -112,6 +116,13 @@ class HartState(ctypes.Structure):
         ("py_mem_helper", ptr),
         ("walk_satp", u64),         # satp, for the walker
         ("refill", ptr),            # the walker's context (cpu.memory.REFILL_*)
+        # The time CSR read natively (backend.csrlower), as soc.clint computes mtime:
+        # (clock_gettime(CLOCK_MONOTONIC) in ns - mtime_t0) / MTIME_NS_PER_TICK + mtime_offset
+        ("clock_fn", ptr),          # libc's clock_gettime; 0: the CLINT's clock is not the host's
+        ("clock_ts", u64 * 2),      # its struct timespec
+        ("mtime_t0", u64),
+        ("mtime_offset", u64),
+        ("time_access", u64),       # bit p set: privilege p may read time (mcounteren, scounteren)
         ("tlb", TlbEntry * TLB_ENTRIES),
     ]
 

@@ -1,10 +1,13 @@
 """CLINT: machine software interrupt (msip) and timer (mtime, mtimecmp); mtime runs at 10 MHz of host time."""
+import ctypes
 import time
 
 from .bus import Device
+from ..cpu.state import MTIME_NS_PER_TICK
 from ..cpu.trap import IRQ_MSI, IRQ_MTI
 
-TIMEBASE_HZ = 10_000_000
+TIMEBASE_HZ = 1_000_000_000 // MTIME_NS_PER_TICK
+M64 = (1 << 64) - 1
 MSIP, MTIMECMP, MTIME = 0x0, 0x4000, 0xBFF8
 
 
@@ -19,16 +22,29 @@ class Clint(Device):
     name = "clint"
 
     def __init__(self, hart, clock=time.monotonic_ns):
+        """clock: nanoseconds; generated code reads the time CSR itself only off the host's
+        monotonic clock (the default), so a test's clock is asked through Python every time."""
         self.hart = hart
         self.clock = clock
-        self.t0 = clock()
-        self.mtime_offset = 0
+        st = hart.state
+        st.mtime_t0, st.mtime_offset = clock(), 0
+        st.clock_fn = _host_clock_gettime() if clock is time.monotonic_ns else 0
         self.msip = 0
-        self.mtimecmp = (1 << 64) - 1
+        self.mtimecmp = M64
         hart.mtime = self.mtime
 
+    # mtime's origin lives in the hart state, where generated code reads the time CSR from
+    @property
+    def mtime_offset(self) -> int:
+        return self.hart.state.mtime_offset
+
+    @mtime_offset.setter
+    def mtime_offset(self, value: int):
+        self.hart.state.mtime_offset = value & M64
+
     def mtime(self) -> int:
-        return ((self.clock() - self.t0) // (1_000_000_000 // TIMEBASE_HZ) + self.mtime_offset) & ((1 << 64) - 1)
+        st = self.hart.state
+        return ((self.clock() - st.mtime_t0) // MTIME_NS_PER_TICK + st.mtime_offset) & M64
 
     def seconds_until_timer(self) -> float:
         return max(0, self.mtimecmp - self.mtime()) / TIMEBASE_HZ
@@ -67,3 +83,7 @@ class Clint(Device):
             self.mtime_offset += new - self.mtime()
         self.update()
         self.hart.request_stop()      # the interrupt picture may have changed
+
+
+def _host_clock_gettime() -> int:
+    return ctypes.cast(ctypes.CDLL(None).clock_gettime, ctypes.c_void_p).value
