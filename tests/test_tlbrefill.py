@@ -2,6 +2,8 @@
 every other case still reaches Python with the same outcome (A/D updates, faults), and what the
 walker filled is forgotten exactly when Python's own fills would be (a remapped superpage after
 sfence.vma of one of its pages, private entries on an address-space switch)."""
+import pytest
+
 from rvjit.backend import tlbrefill
 from rvjit.backend.runloop import run_native
 from rvjit.cpu.mmu import PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D
@@ -14,6 +16,8 @@ DATA_VA = 0x4000_0000
 DATA_PA = RAM_BASE + 0xA0_0000         # past the page tables (from RAM_BASE + 4 MiB)
 IDLE = 0x0000006F                      # j .
 SFENCE_A0 = 0x12050073                 # sfence.vma a0, zero
+JUMP_NEXT = 0x0040006F                 # j .+4
+NOP = 0x00000013
 RW = PTE_V | PTE_R | PTE_W | PTE_A | PTE_D
 
 
@@ -82,6 +86,41 @@ def test_without_the_walker_each_first_touch_reaches_python():
     run_native(m, translator, max_insns=6 * PAGES + 1)
     assert hart.state.x[A5] == 0x1234 * PAGES
     assert len(calls) == PAGES and all(kind == "store" for kind, _ in calls)
+
+
+def test_stores_next_to_code_are_made_natively_and_stores_into_it_reach_python():
+    """Data sharing a page with translated code: stores beside the code (one of them across
+    the boundary of the code map's 64-chunk words) are made by the walker, the page stays code
+    and its block translated; a store into the code still reaches Python, which drops it."""
+    program = [_encode("S", rs1=A0, rs2=A4, imm=0), _encode("S", rs1=A0, rs2=A4, imm=0x200),
+               JUMP_NEXT, _encode("S", rs1=A1, rs2=A4, imm=0)]         # a block each
+    m, pager = _machine(program)
+    hart = _start(m, pager)
+    hart.state.x[A0], hart.state.x[A1], hart.state.x[A4] = CODE + 0x3FC, CODE, 0x1122334455667788
+    translator = make_translator(m)
+    calls = _python_accesses(m)
+    run_native(m, translator, max_insns=3)
+    assert calls == [] and CODE >> 12 in m.hart.mem.code_pages
+    assert m.ram.load(CODE + 0x3FC, 8) == m.ram.load(CODE + 0x5FC, 8) == 0x1122334455667788
+    assert (CODE, CODE) in translator.blocks
+    run_native(m, translator, max_insns=4)
+    assert calls == [("store", CODE)] and (CODE, CODE) not in translator.blocks
+    assert m.ram.load(CODE, 8) == 0x1122334455667788
+
+
+@pytest.mark.parametrize("block", [0x400, 0x3F0], ids=["ending-in-code", "starting-in-code"])
+def test_a_store_partly_in_code_reaches_python(block):
+    """A store across the code map's word boundary (chunks 63 and 64) with code in only one of
+    its chunks is a code write."""
+    m, pager = _machine([(block & 0x7FE) << 20 | 0x6F])   # j CODE + block
+    for k, word in enumerate([NOP] * ((0x3F8 - block) // 4) + [_encode("S", rs1=A0, rs2=A4, imm=0), IDLE]):
+        m.ram.store(CODE + block + 4 * k, word, 4)
+    hart = _start(m, pager)
+    hart.state.x[A0], hart.state.x[A4] = CODE + 0x3FC, 0x1122334455667788
+    translator = make_translator(m)
+    calls = _python_accesses(m)
+    run_native(m, translator, max_insns=4)
+    assert calls[0] == ("store", CODE + 0x3FC) and (CODE + block, CODE + block) not in translator.blocks
 
 
 def test_accessed_and_dirty_bits_are_left_to_python():

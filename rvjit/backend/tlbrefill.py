@@ -9,7 +9,9 @@ fills the TLB entry as cpu.memory.MemoryPort._fill_tlb would and makes the acces
 - paging is on and the access is made in S or U mode, within one page;
 - the walk stays in RAM and ends at a 4 KiB leaf, or a global 2 MiB one, that allows the access
   (U bit and SUM, R/W, X with MXR) with A already set, and D for a store (Python sets them);
-- the page is RAM and (for a store) holds no translated code and is not watched;
+- the page is RAM and (for a store) is not watched, and either holds no translated code or the
+  store only touches bytes next to it (data sharing a page with code: the TLB entry stays
+  read-only, so each such store comes here, not to Python);
 - or (paging on or not, any mode) the access is a console UART's LSR read or THR write that
   soc.uart allows native code to serve (a console printing with interrupts off: two accesses
   for every character).
@@ -24,8 +26,8 @@ from __future__ import annotations
 
 import weakref
 
-from ..cpu.codemap import CODE, WATCHED, flags_ir
-from ..cpu.memory import (REFILL_CODE_FLAGS, REFILL_RAM_SIZE, REFILL_LOG, REFILL_LOG_COUNT,
+from ..cpu.codemap import CHUNK_SHIFT, CHUNK_WORDS, CODE, WATCHED, flags_ir
+from ..cpu.memory import (REFILL_CODE_CHUNKS, REFILL_CODE_FLAGS, REFILL_RAM_SIZE, REFILL_LOG, REFILL_LOG_COUNT,
                           REFILL_LOG_CAPACITY, REFILL_LOG_WORDS, REFILLED_PRIVATE, REFILLED_WRITABLE,
                           REFILLED_SUPERPAGE, REFILL_UART_PADDR, REFILL_UART_STATE, REFILL_UART_TX,
                           REFILL_UART_TX_COUNT, REFILL_UART_TX_CAPACITY, UART_NATIVE_READY)
@@ -38,6 +40,28 @@ from .sfencelower import superpage_byte_ir
 
 REFILL_FN = "rvjit_mem_refill"
 PPN_MASK = (1 << 44) - 1
+
+
+def chunk_test_ir() -> str:
+    """IR setting i1 %touches: the store [%inpage, %endpage) of the RAM page at %poff overlaps
+    its code (cpu.codemap's chunk bits; a store of at most 8 bytes within a page spans at most
+    two chunks)."""
+    words_per_page = CHUNK_WORDS.bit_length() - 1
+    return f"""{load_word("%ctx", REFILL_CODE_CHUNKS, "chunkmap", "ptr")}  %cpage = lshr i64 %poff, 12
+  %cbase = shl i64 %cpage, {words_per_page}
+  %cfirst = lshr i64 %inpage, {CHUNK_SHIFT}
+  %cend = add i64 %endpage, -1
+  %clast = lshr i64 %cend, {CHUNK_SHIFT}
+""" + "".join(f"""  %cw{k} = lshr i64 %c{k}, 6
+  %cb{k} = and i64 %c{k}, 63
+  %ci{k} = add i64 %cbase, %cw{k}
+  %cp{k} = getelementptr i64, ptr %chunkmap, i64 %ci{k}
+  %cv{k} = load i64, ptr %cp{k}
+  %cs{k} = lshr i64 %cv{k}, %cb{k}
+  %ct{k} = and i64 %cs{k}, 1
+""" for k in ("first", "last")) + """  %cany = or i64 %ctfirst, %ctlast
+  %touches = icmp ne i64 %cany, 0
+"""
 
 
 def refill_ir() -> str:
@@ -235,7 +259,12 @@ uartsend:
   ret i64 0
 inram:
 {load_word("%ctx", REFILL_CODE_FLAGS, "flags", "ptr")}{flags_ir("%flags", "%poff", CODE | WATCHED, "guarded")}  %wguard = and i1 %write, %guarded
-  br i1 %wguard, label %python, label %fill
+  br i1 %wguard, label %nextto, label %fill
+nextto:
+{flags_ir("%flags", "%poff", WATCHED, "watched")}  %notplain = or i1 %watched, %isamo
+  br i1 %notplain, label %python, label %chunks
+chunks:
+{chunk_test_ir()}  br i1 %touches, label %python, label %fill
 fill:
   %dirtyw = and i1 %hasw, %hasd
   %wantw = or i1 %write, %dirtyw

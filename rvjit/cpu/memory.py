@@ -27,7 +27,9 @@ STORE_SLOTS_LIMIT = 1 << 16        # physical pages whose store-open TLB slots a
 (REFILL_UART_PADDR, REFILL_UART_STATE, REFILL_UART_TX, REFILL_UART_TX_COUNT,
  REFILL_UART_TX_CAPACITY) = range(5, 10)
 UART_NATIVE_READY = 1
-REFILL_WORDS = 10
+# ... and the code map's chunk bits (cpu.codemap), to make stores next to code itself
+REFILL_CODE_CHUNKS = 10
+REFILL_WORDS = 11
 REFILL_LOG_WORDS = 3
 REFILL_LOG_ENTRIES = 4096
 REFILLED_PRIVATE, REFILLED_WRITABLE, REFILLED_SUPERPAGE = 1, 2, 4
@@ -66,6 +68,7 @@ class MemoryPort:
         self.refill_view = memoryview(self.refill)
         self.refill_log = np.zeros(REFILL_LOG_ENTRIES * REFILL_LOG_WORDS, dtype=np.uint64)
         self.refill_view[REFILL_CODE_FLAGS] = self.code_pages.flags.ctypes.data
+        self.refill_view[REFILL_CODE_CHUNKS] = self.code_pages.chunks.ctypes.data
         self.refill_view[REFILL_RAM_SIZE] = self.ram.size
         self.refill_view[REFILL_LOG] = self.refill_log.ctypes.data
         self.refill_view[REFILL_LOG_CAPACITY] = REFILL_LOG_ENTRIES
