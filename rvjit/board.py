@@ -18,12 +18,26 @@ def _mmu_type(hart) -> str:
     return "riscv,sv39"
 
 
+def firmware_enables_sstc(firmware) -> bool:
+    """Whether the firmware sets menvcfg.STCE for the kernel: OpenSBI does; bbl (riscv-pk) does
+    not, and a kernel told of Sstc then dies on its first stimecmp write. The default of
+    `-cpu rv64,sstc=...`: on for OpenSBI (as QEMU, whose rv64 CPU has Sstc), off otherwise."""
+    try:
+        with open(firmware, "rb") as f:
+            return b"OpenSBI v" in f.read()
+    except OSError:
+        return False            # place_images reports the real problem
+
+
 def build_board(firmware, kernel=None, initrd=None, append=None, mem_size=DEFAULT_MEM, dtb=None,
-                console=None, virtio=()):
+                console=None, virtio=(), sstc: bool | None = None):
     """The board with everything loaded and the hart at the reset vector. `virtio`: the devices
-    for the virtio-mmio slots (rvjit.soc.virtio.plan_slots). The caller closes the board."""
+    for the virtio-mmio slots (rvjit.soc.virtio.plan_slots). `sstc`: implement Sstc (None: if
+    the firmware is OpenSBI). The caller closes the board."""
     from .soc.virt import VirtBoard
-    board = VirtBoard(mem_size, console=console, virtio=virtio)
+    if sstc is None:
+        sstc = firmware_enables_sstc(firmware)
+    board = VirtBoard(mem_size, console=console, virtio=virtio, sstc=sstc)
     try:
         _load(board, firmware, kernel, initrd, append, dtb)
     except BaseException:
@@ -34,7 +48,6 @@ def build_board(firmware, kernel=None, initrd=None, append=None, mem_size=DEFAUL
 
 def _load(board, firmware, kernel, initrd, append, dtb):
     from .soc.devicetree import virt_device_tree
-    from .soc.virt import ISA_STRING
 
     def device_tree(initrd_range):
         if dtb is not None:
@@ -43,7 +56,7 @@ def _load(board, firmware, kernel, initrd, append, dtb):
             except OSError as e:
                 raise GuestInputError(f"{dtb}: cannot read device tree: {e.strerror}") from None
         return virt_device_tree(board.ram.base, board.ram.size, append or "", initrd_range,
-                                ISA_STRING, _mmu_type(board.hart), rng_seed=os.urandom(32))
+                                board.isa_string, _mmu_type(board.hart), rng_seed=os.urandom(32))
 
     layout, blob = place_images(board.ram, firmware, kernel, initrd, device_tree)
     next_addr = layout.kernel_range[0] if layout.kernel_range else board.ram.base + 0x200000
@@ -52,12 +65,12 @@ def _load(board, firmware, kernel, initrd, append, dtb):
 
 
 def boot(firmware, kernel=None, initrd=None, append=None, mem_size=DEFAULT_MEM, dtb=None,
-         dump_dtb=None, stats=False, virtio=()) -> int:
+         dump_dtb=None, stats=False, virtio=(), sstc: bool | None = None) -> int:
     from .backend.runloop import run_native
     from .console import Console
     from .machine import make_translator
     t0 = time.perf_counter()
-    board = build_board(firmware, kernel, initrd, append, mem_size, dtb, virtio=virtio)
+    board = build_board(firmware, kernel, initrd, append, mem_size, dtb, virtio=virtio, sstc=sstc)
     try:
         if dump_dtb is not None:
             with open(dump_dtb, "wb") as f:

@@ -92,10 +92,27 @@ def _cmd_boot(args: argparse.Namespace) -> int:
             raise GuestInputError(f"{args.dump_dtb}: cannot write: no such directory {parent}")
     from rvjit.soc.virtio.drives import plan_slots
     virtio = plan_slots(args.drive, args.device)
+    sstc = _cpu_sstc(args.cpu)
     from rvjit.board import boot
     return boot(firmware=args.firmware, kernel=args.kernel, initrd=args.initrd,
                 append=args.append, mem_size=mem_size, dtb=args.dtb,
-                dump_dtb=args.dump_dtb, stats=args.stats, virtio=virtio)
+                dump_dtb=args.dump_dtb, stats=args.stats, virtio=virtio, sstc=sstc)
+
+
+def _cpu_sstc(spec: str | None) -> bool | None:
+    """-cpu rv64[,sstc=on|off] -> Sstc wanted (None: the firmware decides)."""
+    if spec is None:
+        return None
+    model, *props = spec.split(",")
+    if model != "rv64":
+        raise GuestInputError(f"-cpu {spec}: unknown CPU model {model!r} (rvjit has rv64)")
+    sstc = None
+    for prop in props:
+        name, _, value = prop.partition("=")
+        if name != "sstc" or value not in ("on", "off", "true", "false"):
+            raise GuestInputError(f"-cpu {spec}: unknown property {prop!r} (rv64 has sstc=on|off)")
+        sstc = value in ("on", "true")
+    return sstc
 
 
 def _is_elf(path: str) -> bool:
@@ -205,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     boot.add_argument("-append", "--append", dest="append", metavar="ARGS",
                       help="kernel command line")
     _add_memory(boot, "512M")
+    boot.add_argument("-cpu", "--cpu", dest="cpu", metavar="rv64[,sstc=on|off]",
+                      help="the CPU model, as QEMU spells it: rv64 (RV64GC with Zba, Zbb, "
+                           "Zbs), with the Sstc timer (stimecmp) on or off. Default: Sstc on "
+                           "when the firmware is OpenSBI, which enables it for the kernel; off "
+                           "for others such as bbl, which does not")
     boot.add_argument("-dtb", "--dtb", dest="dtb", metavar="FILE",
                       help="use this device tree blob instead of the generated one")
     boot.add_argument("-drive", "--drive", dest="drive", action="append", default=[],

@@ -24,13 +24,16 @@ SUPPORTED_INTERRUPTS = (1 << 1) | (1 << 3) | (1 << 5) | (1 << 7) | (1 << 9) | (1
 S_INTERRUPTS = (1 << 1) | (1 << 5) | (1 << 9)
 MIP_WRITABLE = S_INTERRUPTS            # MSIP/MTIP/MEIP come from devices
 MIP_SEIP = 1 << 9
+MIP_STIP = 1 << 5
+ENVCFG_FIOM, ENVCFG_STCE = 1, 1 << 63  # STCE: Sstc's stimecmp drives mip.STIP (Hart.sstc only)
 DELEGABLE_EXCEPTIONS = 0xB3FF          # everything but ecall from M (11) and reserved 10, 14
 
 CSR_NAMES = {
     0x001: "fflags", 0x002: "frm", 0x003: "fcsr",
     0xC00: "cycle", 0xC01: "time", 0xC02: "instret",
     0x100: "sstatus", 0x104: "sie", 0x105: "stvec", 0x106: "scounteren", 0x10A: "senvcfg",
-    0x140: "sscratch", 0x141: "sepc", 0x142: "scause", 0x143: "stval", 0x144: "sip", 0x180: "satp",
+    0x140: "sscratch", 0x141: "sepc", 0x142: "scause", 0x143: "stval", 0x144: "sip", 0x14D: "stimecmp",
+    0x180: "satp",
     0xF11: "mvendorid", 0xF12: "marchid", 0xF13: "mimpid", 0xF14: "mhartid", 0xF15: "mconfigptr",
     0x300: "mstatus", 0x301: "misa", 0x302: "medeleg", 0x303: "mideleg", 0x304: "mie",
     0x305: "mtvec", 0x306: "mcounteren", 0x30A: "menvcfg", 0x320: "mcountinhibit",
@@ -109,6 +112,7 @@ class CsrFile:
         self.mcounteren = self.scounteren = 0
         self._counters_enabled()
         self.menvcfg = self.senvcfg = 0
+        self.stimecmp = M64
         self.satp = 0
 
     # --- entry point ------------------------------------------------------------------------
@@ -161,6 +165,8 @@ class CsrFile:
             if priv == PRV_S and st.mstatus & MSTATUS_TVM:
                 raise GuestTrap(ILLEGAL_INSN, raw)
             return self.satp
+        if name == "stimecmp":
+            self._require_stimecmp(priv, raw)
         return getattr(self, name)
 
     def _mstatus_view(self):
@@ -178,6 +184,16 @@ class CsrFile:
         """Tell generated code which privilege levels may read time (state.time_access)."""
         tm = self.mcounteren >> 1 & 1
         self.hart.state.time_access = 1 << PRV_M | tm << PRV_S | (tm & self.scounteren >> 1) << PRV_U
+
+    @property
+    def stce(self) -> bool:
+        """Sstc in use: stimecmp drives mip.STIP, which software can no longer write."""
+        return bool(self.menvcfg & ENVCFG_STCE)
+
+    def _require_stimecmp(self, priv, raw):
+        # Sstc: S-mode reaches stimecmp only when M-mode enabled both it and the time counter
+        if not self.hart.sstc or priv == PRV_S and not (self.stce and self.mcounteren >> 1 & 1):
+            raise GuestTrap(ILLEGAL_INSN, raw)
 
     def _require_fp(self, raw):
         if self.hart.state.mstatus & MSTATUS_FS == 0:
@@ -217,15 +233,22 @@ class CsrFile:
             mask = self.mideleg & S_INTERRUPTS
             self.mie = (self.mie & ~mask) | (v & mask)
         elif name == "mip":
-            self.mip_soft = (self.mip_soft & ~MIP_WRITABLE) | (v & MIP_WRITABLE)
+            writable = MIP_WRITABLE & ~MIP_STIP if self.stce else MIP_WRITABLE
+            self.mip_soft = (self.mip_soft & ~writable) | (v & writable)
         elif name == "sip":
             mask = self.mideleg & (1 << 1)   # only SSIP is writable through sip
             self.mip_soft = (self.mip_soft & ~mask) | (v & mask)
         elif name in ("mcounteren", "scounteren"):
             setattr(self, name, v & 0xFFFFFFFF)
             self._counters_enabled()
-        elif name in ("menvcfg", "senvcfg"):
-            setattr(self, name, v & 1)    # FIOM only: no Sstc, no Svpbmt, no Zicbo*
+        elif name == "menvcfg":           # FIOM, and STCE where Sstc is implemented
+            self.menvcfg = v & (ENVCFG_FIOM | (ENVCFG_STCE if h.sstc else 0))
+            h.timer_changed()
+        elif name == "senvcfg":
+            self.senvcfg = v & ENVCFG_FIOM  # no Svpbmt, no Zicbo*
+        elif name == "stimecmp":
+            self.stimecmp = v
+            h.timer_changed()
         elif name == "satp":
             if st.priv == PRV_S and st.mstatus & MSTATUS_TVM:
                 raise GuestTrap(ILLEGAL_INSN, raw)

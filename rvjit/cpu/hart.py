@@ -13,7 +13,7 @@ from .sfence import SfenceFilter
 from .state import HartState, NO_TAG, ACCESS_KINDS, EXIT_STOP, EXIT_NONE, TLB_MODE_SHIFT, FETCH_MODE_BASE
 from .trap import (GuestTrap, enter_trap, do_mret, do_sret, pending_interrupt, PRV_M, PRV_S,
                    ILLEGAL_INSN, INSN_ACCESS)
-from .csr import MSTATUS_TSR, MSTATUS_TW, MSTATUS_TVM
+from .csr import MIP_STIP, MSTATUS_TSR, MSTATUS_TW, MSTATUS_TVM
 from .mmu import MSTATUS_SUM, MSTATUS_MXR
 from .trap import MSTATUS_MPRV, MSTATUS_MPP, PRV_U
 
@@ -29,7 +29,7 @@ class Hart:
         st.ram = bus.ram.host_address
         st.ram_base = bus.ram.base
         self.hartid = hartid
-        self._irq_lines = 0              # mip bits driven by devices (MSIP, MTIP, MEIP, SEIP)
+        self._irq_lines = 0              # mip bits driven by devices (MSIP, MTIP, MEIP, SEIP; STIP under Sstc)
         self.csr = CsrFile(self)
         self.mem = MemoryPort(self, bus)
         st.itlb = self.mem.itlb.ctypes.data
@@ -37,6 +37,8 @@ class Hart:
         self.mmu = Mmu(self, bus.ram)    # Sv39/Sv48/Sv57; satp starts Bare
         self.mem.flush_tlb()
         self.mtime = lambda: 0           # the board's timer source
+        self.sstc = False                # implements Sstc (stimecmp): the board decides
+        self.on_timer_change = None      # the board's timer re-evaluates its interrupt lines
         self.retired_base = 0            # instructions retired before the current native slice
         self.slice_budget = 0
         self.on_flush = []               # called when cached translations of addresses go stale
@@ -57,7 +59,16 @@ class Hart:
 
     # --- interrupts and mode ---------------------------------------------------------------
     def mip(self) -> int:
-        return self._irq_lines | self.csr.mip_soft
+        soft = self.csr.mip_soft
+        if self.csr.menvcfg >> 63:      # Sstc: STIP comes from stimecmp (the timer's line) only
+            soft &= ~MIP_STIP
+        return self._irq_lines | soft
+
+    def timer_changed(self):
+        """stimecmp or menvcfg.STCE written: the timer interrupt lines may change now."""
+        if self.on_timer_change is not None:
+            self.on_timer_change()
+        self.update_irq_pending()
 
     @property
     def irq_lines(self) -> int:

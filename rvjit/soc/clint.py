@@ -4,7 +4,7 @@ import time
 
 from .bus import Device
 from ..cpu.state import MTIME_NS_PER_TICK
-from ..cpu.trap import IRQ_MSI, IRQ_MTI
+from ..cpu.trap import IRQ_MSI, IRQ_MTI, IRQ_STI
 
 TIMEBASE_HZ = 1_000_000_000 // MTIME_NS_PER_TICK
 M64 = (1 << 64) - 1
@@ -32,6 +32,7 @@ class Clint(Device):
         self.msip = 0
         self.mtimecmp = M64
         hart.mtime = self.mtime
+        hart.on_timer_change = self.update
 
     # mtime's origin lives in the hart state, where generated code reads the time CSR from
     @property
@@ -46,17 +47,29 @@ class Clint(Device):
         st = self.hart.state
         return ((self.clock() - st.mtime_t0) // MTIME_NS_PER_TICK + st.mtime_offset) & M64
 
+    def _stimecmp(self) -> int | None:
+        """The hart's Sstc compare value while it is in use (menvcfg.STCE): the timer serves
+        it as it serves mtimecmp."""
+        csr = self.hart.csr
+        return csr.stimecmp if csr.stce else None
+
     def seconds_until_timer(self) -> float:
-        return max(0, self.mtimecmp - self.mtime()) / TIMEBASE_HZ
+        stimecmp = self._stimecmp()
+        due = self.mtimecmp if stimecmp is None else min(self.mtimecmp, stimecmp)
+        return max(0, due - self.mtime()) / TIMEBASE_HZ
 
     def update(self):
-        """Refresh the hart's MSIP and MTIP lines."""
+        """Refresh the hart's MSIP and MTIP lines, and STIP under Sstc."""
         h = self.hart
-        lines = h.irq_lines & ~((1 << IRQ_MSI) | (1 << IRQ_MTI))
+        lines = h.irq_lines & ~((1 << IRQ_MSI) | (1 << IRQ_MTI) | (1 << IRQ_STI))
         if self.msip & 1:
             lines |= 1 << IRQ_MSI
-        if self.mtime() >= self.mtimecmp:
+        now = self.mtime()
+        if now >= self.mtimecmp:
             lines |= 1 << IRQ_MTI
+        stimecmp = self._stimecmp()
+        if stimecmp is not None and now >= stimecmp:
+            lines |= 1 << IRQ_STI
         h.irq_lines = lines
 
     def read(self, offset, size):

@@ -9,6 +9,7 @@ from .uart import Uart16550
 from .virtio import ConsoleDevice, GuestMemory, VirtioMmio, make_devices
 
 ISA_STRING = "rv64imafdc_zicsr_zifencei_zba_zbb_zbs"
+SSTC = "_sstc"          # appended when the board implements Sstc (VirtBoard(sstc=True))
 
 # name: (base, size, PLIC source or None)
 MEMORY_MAP = {
@@ -23,10 +24,16 @@ VIRTIO_SLOTS = 8
 
 
 class VirtBoard(Machine):
-    def __init__(self, mem_size: int = 128 << 20, console=None, virtio=()):
-        """`virtio`: what goes into the virtio-mmio slots, in order (virtio.plan_slots)."""
+    def __init__(self, mem_size: int = 128 << 20, console=None, virtio=(), sstc: bool = False):
+        """`virtio`: what goes into the virtio-mmio slots, in order (virtio.plan_slots). `sstc`:
+        the hart implements Sstc (stimecmp), and the device tree says so."""
         self.virtio_plan = list(virtio)
         super().__init__(mem_size, console)
+        self.hart.sstc = sstc
+
+    @property
+    def isa_string(self) -> str:
+        return ISA_STRING + (SSTC if self.hart.sstc else "")
 
     def add_devices(self):
         bus, hart = self.bus, self.hart
