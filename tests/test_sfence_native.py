@@ -1,7 +1,7 @@
 """sfence.vma of one page carried out by generated code (rvjit.backend.sfencelower): it must leave
-the hart exactly as the Python path would, and hand over to Python whenever more than the page's
-TLB slot and remembered walk can be stale (translated code on the page, a superpage walked
-before, a full queue, not S-mode)."""
+the hart exactly as the Python path would (for a page holding translated code, its jump cache
+entries gone too), and hand over to Python whenever more than the page can be stale (a superpage
+walked before, a full queue, not S-mode)."""
 import pytest
 
 from rvjit.backend import translator as translator_module
@@ -75,11 +75,15 @@ def test_page_sfence_inside_a_walked_superpage_goes_to_python():
     assert stats.exits.get(EXIT_SYS, 0) == 1
 
 
-def test_page_sfence_of_a_code_page_goes_to_python_and_drops_its_code():
+@pytest.mark.parametrize("hot", [False, True], ids=["threaded", "optimised"])
+def test_page_sfence_of_a_code_page_drops_its_jump_cache_entries_natively(hot):
     """The callee's page is remapped to other code and sfenced from the caller: the jump cache
-    must forget the callee (only Python can search it)."""
+    (which optimised code's indirect jumps look in) must forget the callee, and generated code
+    does that itself."""
     m, p = setup()
-    caller, callee_va = RAM_BASE + 0x20_0000, 0x5000_0000
+    # the callee's jump cache slot is not the caller's (pc >> 1 indexes them): else the two
+    # keep replacing each other's entry, and a stale one is never found
+    caller, callee_va = RAM_BASE + 0x20_0000, 0x5000_4000
     pa1, pa2 = RAM_BASE + 0x30_0000, RAM_BASE + 0x30_1000
     p.map(caller, caller, RWX)
     p.map(RAM_BASE, RAM_BASE, RWX, level=2)
@@ -96,11 +100,20 @@ def test_page_sfence_of_a_code_page_goes_to_python_and_drops_its_code():
         m.ram.store(pa + 4, ret, 4)
     hart = p.enable()
     x = hart.state.x
-    x[9], x[A6], x[A7], x[A4], x[A5] = callee_va, 5, 2, (pa2 >> 2) | RWX, pte
+    x[9], x[A6], x[A7], x[A4], x[A5] = callee_va, 20, 2, (pa2 >> 2) | RWX, pte
     hart.state.pc = caller
-    stats = run_native(m, translator_module.Translator(hart, background=False), max_insns=200)
-    assert x[A0] == 5 * 7 + 5 * 1000
-    assert stats.exits.get(EXIT_SYS, 0) >= 1
+    saved = promotion.HOT_THRESHOLD
+    promotion.HOT_THRESHOLD = 5 if hot else 1 << 62
+    try:
+        translator = translator_module.Translator(hart, background=False)
+        run_native(m, translator, max_insns=5 * 10)         # ten calls: the loop gets hot
+        translator._next_promote_scan = 0
+        stats = run_native(m, translator, max_insns=400)
+    finally:
+        promotion.HOT_THRESHOLD = saved
+    assert translator.blocks[(caller, caller)].tier == (1 if hot else 0)
+    assert x[A0] == 20 * 7 + 5 * 1000
+    assert stats.exits.get(EXIT_SYS, 0) == 0
 
 
 def test_a_full_queue_hands_over_to_python():

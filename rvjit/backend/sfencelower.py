@@ -1,18 +1,20 @@
 """Lowering of the IR's `sfence` op (sfence.vma): generated code carries out a single-page
-sfence.vma itself when rvjit.cpu.sfence's filter says only the page's TLB slot and remembered walk
-can be stale, and leaves native code for the hart to do it otherwise (as for every other system
-instruction). A mixin of llvmgen.FunctionWriter.
+sfence.vma itself when rvjit.cpu.sfence's filter says only the page's TLB slot, remembered walk
+and jump cache entries can be stale, and leaves native code for the hart to do it otherwise (as
+for every other system instruction). A mixin of llvmgen.FunctionWriter.
 
 Linux runs one for every page it maps and unmaps in the kernel (each instruction it patches at
 boot is two), so leaving native code for each was about 100 k trips into Python per boot.
 """
 from ..cpu.csr import MSTATUS_TVM
-from ..cpu.state import (EXIT_SYS, NO_TAG, OFFSETS, SFENCE_CODE_BITS, SFENCE_QUEUE, SFENCE_SUPER_BITS,
-                         SFENCE_REGION_HASH, SYS_KINDS,
+from ..cpu.state import (EXIT_SYS, JCACHE_BITS, JCACHE_WORDS, NO_TAG, OFFSETS, SFENCE_CODE_BITS, SFENCE_QUEUE,
+                         SFENCE_SUPER_BITS, SFENCE_REGION_HASH, SYS_KINDS,
                          TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_FIELD, ITLB_ENTRIES)
 from ..cpu.sfence import REGION_SHIFT
 from ..cpu.trap import PRV_S
 from .llvmconst import c64
+
+PAGE_SHIFT = 12
 
 
 def superpage_byte_ir(vpn: str, out: str) -> str:
@@ -36,7 +38,7 @@ class SfenceLowering:
         e(f"{smode} = icmp eq i64 {self.read_field('priv')}, {PRV_S}")
         e(f"{tvm} = and i64 {self.read_field('mstatus')}, {MSTATUS_TVM}")
         e(f"{tvm_clear} = icmp eq i64 {tvm}, 0")
-        # ... holding no translated code and in no superpage walked before ...
+        # ... in no superpage walked before ...
         filt = self.load_field(OFFSETS["sfence_filter"], "ptr")
         code_i, code_p, code_b = t(), t(), t()
         e(f"{code_i} = and i64 {vpn}, {(1 << SFENCE_CODE_BITS) - 1}")
@@ -46,9 +48,8 @@ class SfenceLowering:
         e(superpage_byte_ir(vpn, reg_o).rstrip("\n"))
         e(f"{reg_p} = getelementptr i8, ptr {filt}, i64 {reg_o}")
         e(f"{reg_b} = load i8, ptr {reg_p}")
-        marks, unmarked = t(), t()
-        e(f"{marks} = or i8 {code_b}, {reg_b}")
-        e(f"{unmarked} = icmp eq i8 {marks}, 0")
+        unmarked = t()
+        e(f"{unmarked} = icmp eq i8 {reg_b}, 0")
         # ... with room in the queue of walks for the MMU to forget.
         n, room = self.load_field(OFFSETS["sfence_count"]), t()
         e(f"{room} = icmp ult i64 {n}, {SFENCE_QUEUE}")
@@ -83,3 +84,38 @@ class SfenceLowering:
         e(f"store i64 {vaddr}, ptr {q_p}")
         e(f"{n1} = add i64 {n}, 1")
         self.store_field(OFFSETS["sfence_count"], n1)
+        self._forget_jcache_page(vpn, code_b)
+
+    def _forget_jcache_page(self, vpn, code_b):
+        """On a page that may hold translated code, the U and S jump caches' entries for pcs on
+        it go (what JumpCacheMixin.flush_jcache_page does; Python's records of filled slots and
+        pages stay a superset): its 2048 slots in each table, pc >> 1 indexing them. Linux
+        changes user code pages' mappings (fork, exec, munmap) ~5,000 times a Debian boot."""
+        e, t = self.emit, self.t
+        code, flush, loop, done = t(), self.label("jcflush"), self.label("jcloop"), self.label("jcdone")
+        e(f"{code} = icmp ne i8 {code_b}, 0")
+        e(f"br i1 {code}, label %{flush}, label %{done}")
+        self.start(flush)
+        tables, first0, first = self.load_field(OFFSETS["jcache_tables"], "ptr"), t(), t()
+        slots = 1 << (PAGE_SHIFT - 1)
+        e(f"{first0} = shl i64 {vpn}, {PAGE_SHIFT - 1}")
+        e(f"{first} = and i64 {first0}, {(1 << JCACHE_BITS) - 1}")
+        e(f"br label %{loop}")
+        self.start(loop)
+        i, i1, last = t(), t(), t()
+        e(f"{i} = phi i64 [0, %{flush}], [{i1}, %{loop}]")
+        slot = t()
+        e(f"{slot} = add i64 {first}, {i}")
+        for table in (0, 1):                    # U and S: M-mode fetches are not translated
+            at, p, pc, page, same, new = t(), t(), t(), t(), t(), t()
+            e(f"{at} = add i64 {slot}, {table << JCACHE_BITS}")
+            e(f"{p} = getelementptr [{JCACHE_WORDS} x i64], ptr {tables}, i64 {at}")
+            e(f"{pc} = load i64, ptr {p}")
+            e(f"{page} = lshr i64 {pc}, {PAGE_SHIFT}")
+            e(f"{same} = icmp eq i64 {page}, {vpn}")
+            e(f"{new} = select i1 {same}, i64 1, i64 {pc}")     # 1: an odd pc, never looked up
+            e(f"store i64 {new}, ptr {p}")
+        e(f"{i1} = add i64 {i}, 1")
+        e(f"{last} = icmp eq i64 {i1}, {slots}")
+        e(f"br i1 {last}, label %{done}, label %{loop}")
+        self.start(done)

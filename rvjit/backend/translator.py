@@ -124,6 +124,7 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints, NativeBlocks):
         # just selects another table instead of flushing and refilling one through Python.
         self.jcaches = np.zeros((4, 1 << JCACHE_BITS, JCACHE_WORDS), dtype=np.uint64)
         self.jcaches[:, :, 0] = 1                # odd pc: never matches a real guest pc
+        hart.state.jcache_tables = self.jcaches.ctypes.data     # for sfence.vma (sfencelower)
         # every trap and return switches tables: views and addresses made once
         self._jcache_tables = [self.jcaches[p] for p in range(4)]
         self._jcache_addresses = [t.ctypes.data for t in self._jcache_tables]

@@ -2,10 +2,11 @@
 
 Python's copies of translations are what make most sfence.vma work: the MMU's remembered walks,
 the jump caches' entries for code on the page, and whole superpages (each of whose 4 KiB pages
-has its own TLB entry). Generated code can clear the page's TLB slot and queue the address; it
-must leave native code instead when the page may hold translated code or lies in a superpage
-walked before. This filter tells it so, conservatively (pages share bytes): the translator marks
-code pages, the MMU marks superpage regions, and each clears its half on a full flush.
+has its own TLB entry). Generated code can clear the page's TLB slot, queue the address, and
+clear the page's jump cache entries; it must leave native code instead when the page lies in a
+superpage walked before. This filter tells it both, conservatively (pages share bytes): the
+translator marks code pages (whose jump cache entries need clearing), the MMU marks superpage
+regions, and each clears its half on a full flush.
 """
 import ctypes
 

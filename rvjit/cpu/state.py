@@ -84,7 +84,8 @@ class HartState(ctypes.Structure):
         ("mem_helper", ptr),        # u64 (state*, addr, value, op): slow-path loads and stores
         ("csr_helper", ptr),        # u64 (state*, csr, value, op)
         ("fp_table", ptr),          # array of FP primitive functions, in rvjit.fp.PRIMITIVES order
-        ("jcache", ptr),            # JcacheEntry[1 << JCACHE_BITS]
+        ("jcache", ptr),            # JcacheEntry[1 << JCACHE_BITS]: the current privilege's table
+        ("jcache_tables", ptr),     # all four tables (by privilege), one after the other
         ("counters", ptr),          # u64 execution counters of first-tier blocks
         ("mem_table", ptr),         # runtime memory access functions used by first-tier code
         ("tlb_mode", u64),          # translation mode << TLB_MODE_SHIFT, or-ed into TLB tags
