@@ -126,11 +126,12 @@ def _is_elf(path: str) -> bool:
 def _add_cache(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache-dir", metavar="DIR",
-        help="keep compiled code here between runs, with the decoded instruction words, the handlers "
-             "needed and the regions that were hot (default $XDG_CACHE_HOME/rvjit/objects, i.e. "
-             "~/.cache/rvjit/objects)")
+        help="keep code compiled from the guest's here between runs, with the decoded instruction "
+             "words, the handlers needed and the regions that were hot (default "
+             "$XDG_CACHE_HOME/rvjit/objects, i.e. ~/.cache/rvjit/objects). rvjit's own compiled "
+             "instruction handlers stay in ~/.cache/rvjit/library ($RVJIT_LIBRARY_DIR)")
     parser.add_argument("--no-cache", action="store_true",
-                        help="neither read nor write the compiled-code cache")
+                        help="neither read nor write the compiled-code cache or the handler library")
     parser.add_argument("--cache-size", metavar="SIZE", type=_cache_size,
                         help="bound on the compiled-code cache directory, like 256M or 2G; the "
                              "least recently used objects go first when it is full (default 512M)")

@@ -28,6 +28,7 @@ def new_run(monkeypatch, tmp_path):
     """Makes the handler library of a new run (what a new process would have), caching in
     tmp_path."""
     monkeypatch.setenv("RVJIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("RVJIT_LIBRARY_DIR", str(tmp_path / "library"))
     monkeypatch.delenv("RVJIT_NO_CACHE", raising=False)
 
     def new():
@@ -217,6 +218,26 @@ def test_a_damaged_bundle_object_is_built_again(new_run):
     third = new_run()               # built again, and found
     run_guest("isa/zicsr")
     assert third.word_compiles == 0 and third.links == 1 and third.bundles[WORDS].built == 0
+
+
+@needs_guests
+@pytest.mark.parametrize("library", ["kept", "new"])
+def test_definition_handlers_stay_in_the_library_when_the_translation_cache_is_new(
+        new_run, monkeypatch, tmp_path, library):
+    """A run with an empty translation cache (a new --cache-dir) compiles the guest's own word
+    handlers again, but takes rvjit's definitions (and executor, scanner, block translator)
+    from the handler library, optimising nothing; with a new library it compiles them."""
+    first = new_run()
+    run_guest("isa/zicsr")
+    end_run(first)
+    monkeypatch.setenv("RVJIT_CACHE_DIR", str(tmp_path / "cold"))
+    if library == "new":
+        monkeypatch.setenv("RVJIT_LIBRARY_DIR", str(tmp_path / "library2"))
+    second = new_run()
+    run_guest("isa/zicsr")
+    assert second.word_compiles == len(word_keys(second)) >= 20 and second.links == 0
+    assert (second.engine.opt_seconds == 0) == (library == "kept")
+    assert os.listdir(tmp_path / "cold")          # the translation cache still fills
 
 
 @needs_guests

@@ -29,8 +29,8 @@ class Engine:
     """One MCJIT execution engine; every compiled block module is added to it."""
 
     def __init__(self, opt_level: int = 2, cache_dir: str | None = "default"):
-        """cache_dir: where compiled objects are kept between runs ("default": see objcache;
-        None: no cache)."""
+        """cache_dir: where compiled objects are kept between runs ("default": the translation
+        cache, "library": the handler library, see objcache; None: no cache)."""
         _init()
         self.opt_level = opt_level
         target = llvm.Target.from_default_triple()
@@ -40,6 +40,8 @@ class Engine:
         self.ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.tm)
         if cache_dir == "default":
             cache_dir = objcache.default_directory()
+        elif cache_dir == "library":
+            cache_dir = objcache.library_directory()
         self.cache = None
         if cache_dir is not None:
             signature = f"llvm {llvm.llvm_version_info} {llvm.get_default_triple()} {cpu} {features} O{opt_level}"

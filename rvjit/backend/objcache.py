@@ -11,7 +11,11 @@ is ignored (and replaced), never handed to the linker. Files are written to a te
 renamed into place, so processes sharing the directory never see a partial file.
 
 Location: $RVJIT_CACHE_DIR, else $XDG_CACHE_HOME/rvjit/objects, else ~/.cache/rvjit/objects;
-RVJIT_NO_CACHE=1 turns the cache off.
+RVJIT_NO_CACHE=1 turns the cache off. rvjit's own compiled instruction handlers (those of whole
+definitions, which no guest's code is in: backend.threaded) are kept apart, in the handler
+library ($RVJIT_LIBRARY_DIR, else .../rvjit/library beside the objects), like bytecode Python
+keeps for its modules: an empty translation cache (a new --cache-dir) does not compile them
+again. RVJIT_NO_CACHE=1 turns that off too.
 
 The directory is bounded ($RVJIT_CACHE_SIZE, default 512 MiB; `--cache-size`): a process that
 finds it over the bound after a store deletes the least recently used objects (a hit refreshes a
@@ -68,14 +72,23 @@ def source_signature() -> str:
     return h.hexdigest()
 
 
+def _user_cache(name: str) -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "rvjit", name)
+
+
 def default_directory() -> str | None:
+    """The translation cache: objects made from guest code, and what runs learnt of it."""
     if os.environ.get("RVJIT_NO_CACHE"):
         return None
-    explicit = os.environ.get("RVJIT_CACHE_DIR")
-    if explicit:
-        return explicit
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "rvjit", "objects")
+    return os.environ.get("RVJIT_CACHE_DIR") or _user_cache("objects")
+
+
+def library_directory() -> str | None:
+    """The handler library: objects made from rvjit's instruction definitions alone."""
+    if os.environ.get("RVJIT_NO_CACHE"):
+        return None
+    return os.environ.get("RVJIT_LIBRARY_DIR") or _user_cache("library")
 
 
 class _DirectoryUsage:

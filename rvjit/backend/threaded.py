@@ -93,7 +93,10 @@ class HandlerLibrary:
     """Compiled handlers by key: a definition's name (symbolic operands), or (name, raw word)."""
 
     def __init__(self, opt_level: int = 2):
-        self.engine = Engine(opt_level)
+        # What this engine compiles is made from rvjit's own code alone (handlers of whole
+        # definitions, the executor, the block scanner and translator): kept in the handler
+        # library, not the translation cache (objcache.library_directory).
+        self.engine = Engine(opt_level, cache_dir="library")
         # Handlers for single instruction words (CSR accesses: a Linux boot needs hundreds) are
         # compiled unoptimised (five times cheaper than -O2), one module each when a block
         # needs them; later runs link those remembered a bundle at a time (handlerbundle).
