@@ -74,6 +74,24 @@ def test_blocks_on_a_code_page_are_translated_natively():
     assert not m.hart.mem.code_pages.touches(CODE + 16, 48)     # between blocks: no code
 
 
+def test_a_block_python_learnt_the_words_of_is_made_by_native_code_on_a_code_page():
+    """The last block's jump is a word the scanner has not met: Python learns it, then has
+    native code make the block (it never builds records itself), with the same result."""
+    program = _chain(8)
+    program[64 * 7 + 4] = jal(-64 * 7 - 4, rd=11)           # a word of its own (a1, not a call)
+    m, hart = _paged_machine(program)
+    translator = make_translator(m)
+    made_in_python = []
+    real = translator._translate_threaded
+    translator._translate_threaded = lambda pc, *a: made_in_python.append(pc) or real(pc, *a)
+    run_native(m, translator, max_insns=16 * 20)
+    assert hart.state.x[A0] == 20 * 8 and hart.state.x[11] == CODE + 64 * 7 + 8
+    assert made_in_python == [CODE]                 # only the block that made the page code
+    last = translator.blocks[(CODE + 64 * 7, CODE + 64 * 7)]
+    assert translator.counter_owner[last.counter] is last and translator.counters[last.counter] == 20
+    assert translator.stats.blocks == 8 and translator.stats.native_blocks <= 6
+
+
 def test_blocks_run_untranslated_in_m_mode_are_translated_natively_too():
     """No execute TLB in M-mode: the block's RAM offset is its pc's."""
     program = _chain(8)
