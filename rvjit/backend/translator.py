@@ -118,8 +118,12 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints, NativeBlocks):
         self._next_promote_scan = 0.0
         self._init_hints()
         hart.state.counters = self.counters.ctypes.data
+        # The memory runtime, the TLB refill walker and the FP runtime are made from rvjit's code
+        # alone: compiled in the handler library's engine, whose disk cache a new translation
+        # cache does not empty (objcache.library_directory; ~0.2 s of every cold start).
+        self.runtime_engine = self.library.engine if self.library else (self.hot_engine or self.engine)
         ir_text, names = memory_runtime_module()
-        runtime = (self.hot_engine or self.engine).compile(ir_text, names)
+        runtime = self.runtime_engine.compile(ir_text, names)
         self.mem_table = (ctypes.c_void_p * len(names))(*(runtime.addresses[n] for n in names))
         hart.state.mem_table = ctypes.addressof(self.mem_table)
         self.blocks: dict[tuple[int, int], Translation] = {}
@@ -164,7 +168,7 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints, NativeBlocks):
         hart.on_priv_change.append(self.switch_jcache)
         self.stats = TranslatorStats()
         self._init_native_blocks(enabled=self.library is not None)
-        tlbrefill.install(hart, self.hot_engine or self.engine)
+        tlbrefill.install(hart, self.runtime_engine)
 
     def lookup(self, pc: int) -> Translation:
         """The translation for pc in the current mode; translates on a miss. Raises fetch faults."""
@@ -240,7 +244,7 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints, NativeBlocks):
     def _load_fp_runtime(self):
         """Once, before the first FP instruction runs (about a second)."""
         t0 = time.perf_counter()
-        self.hart.state.fp_table = fp_table(self.hot_engine or self.engine)
+        self.hart.state.fp_table = fp_table(self.runtime_engine)
         self.stats.seconds["fp runtime"] += time.perf_counter() - t0
 
     def _scan_threaded(self, pc: int, paddr: int, counter: int | None, ram_only: bool = False):
