@@ -60,7 +60,7 @@ class Hart:
     # --- interrupts and mode ---------------------------------------------------------------
     def mip(self) -> int:
         soft = self.csr.mip_soft
-        if self.csr.menvcfg >> 63:      # Sstc: STIP comes from stimecmp (the timer's line) only
+        if self.csr.stce:               # Sstc: STIP comes from stimecmp (the timer's line) only
             soft &= ~MIP_STIP
         return self._irq_lines | soft
 
