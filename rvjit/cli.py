@@ -126,8 +126,8 @@ def _is_elf(path: str) -> bool:
 def _add_cache(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache-dir", metavar="DIR",
-        help="keep code compiled from the guest's here between runs, with the decoded instruction "
-             "words, the handlers needed and the regions that were hot (default "
+        help="keep what is compiled from the guest's code here between runs, with the decoded "
+             "instruction words, the handlers needed and the regions that were hot (default "
              "$XDG_CACHE_HOME/rvjit/objects, i.e. ~/.cache/rvjit/objects). rvjit's own compiled "
              "instruction handlers stay in ~/.cache/rvjit/library ($RVJIT_LIBRARY_DIR)")
     parser.add_argument("--no-cache", action="store_true",
