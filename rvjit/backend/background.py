@@ -110,20 +110,14 @@ class BackgroundCompiler:
     def _compile(self, job: CompileJob):
         if job.key_text is not None:
             return compile_described(self.engine, job, self._object_code)
-        if self.server is None and not job.link_only:
-            return self.engine.compile(job.ir_text, job.names)
         linked = self.engine.link_cached(job.ir_text, job.names)
         if linked is not None or job.link_only:
             return linked
-        try:
-            obj = self.server.compile(job.ir_text)
-        except (OSError, EOFError, RuntimeError) as e:
-            print(f"rvjit: compile server failed ({e}); optimising in this process", file=sys.stderr)
-            self.server = None
-            return self.engine.compile(job.ir_text, job.names)
-        return self.engine.load_object(job.ir_text, job.names, obj)
+        return self.engine.load_object(job.ir_text, job.names, self._object_code(job.ir_text))
 
     def _object_code(self, ir_text: str) -> bytes:
+        """The optimised object: from the compile server, or made here if there is none (or it
+        failed)."""
         if self.server is not None:
             try:
                 return self.server.compile(ir_text)
