@@ -7,14 +7,16 @@ The inline path only ever does what CsrFile.access would do; whenever it cannot 
 privilege level, a status write touching TVM/TW/TSR, a counter the guest has not enabled) it
 takes the call instead.
 """
-from ..cpu.csr import (INTERRUPT_ENABLES, QUIET_STATUS_BITS, STATE_CSRS, STATUS_VIEWS, TIME_CSR, XLEN_FIELDS,
-                       ZERO_READ_CSRS)
+from ..cpu.csr import (INTERRUPT_ENABLES, MSTATUS_FS, MSTATUS_SD, QUIET_STATUS_BITS, STATE_CSRS, STATUS_VIEWS,
+                       TIME_CSR, XLEN_FIELDS, ZERO_READ_CSRS)
 from ..cpu.mmu import MSTATUS_MXR, MSTATUS_SUM
 from ..cpu.state import (CLOCK_MONOTONIC, CSR_OPS, CSR_READ, CSR_WRITE, EXIT_STOP, MTIME_NS_PER_TICK, OFFSETS,
                          TLB_MODE_SHIFT)
 from ..cpu.trap import MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_MPRV, PRV_M
 
-MSTATUS_FS_SHIFT, MSTATUS_SD_SHIFT = 13, 63
+# SUM (bit 18) and MXR (bit 19) sit where the data mode wants bits 2 and 3 (mmu._data_mode)
+SUM_MXR_TO_MODE = MSTATUS_SUM.bit_length() - 1 - 2
+assert MSTATUS_MXR >> SUM_MXR_TO_MODE == 8
 from .llvmconst import c64
 
 
@@ -112,12 +114,11 @@ class CsrLowering:
     def _with_sd(self, status) -> str:
         """status with SD = (FS == Dirty), as CsrFile._write_mstatus keeps it."""
         e = self.emit
-        fs, dirty, is_dirty, sd, clear, out = (self.t() for _ in range(6))
-        e(f"{fs} = lshr i64 {status}, {MSTATUS_FS_SHIFT}")
-        e(f"{dirty} = and i64 {fs}, 3")
-        e(f"{is_dirty} = icmp eq i64 {dirty}, 3")
-        e(f"{sd} = select i1 {is_dirty}, i64 {c64(1 << MSTATUS_SD_SHIFT)}, i64 0")
-        e(f"{clear} = and i64 {status}, {c64(~(1 << MSTATUS_SD_SHIFT))}")
+        fs, is_dirty, sd, clear, out = (self.t() for _ in range(5))
+        e(f"{fs} = and i64 {status}, {MSTATUS_FS}")
+        e(f"{is_dirty} = icmp eq i64 {fs}, {MSTATUS_FS}")
+        e(f"{sd} = select i1 {is_dirty}, i64 {c64(MSTATUS_SD)}, i64 0")
+        e(f"{clear} = and i64 {status}, {c64(~MSTATUS_SD)}")
         e(f"{out} = or i64 {clear}, {sd}")
         return out
 
@@ -126,7 +127,7 @@ class CsrLowering:
         privilege with SUM and MXR)."""
         e = self.emit
         priv = self.read_field("priv")
-        in_m, mprv, has_mprv, via_mpp, mpp, mpp2, eff, sum_, sum2, mxr, mxr2, a, mode, out = (self.t() for _ in range(14))
+        in_m, mprv, has_mprv, via_mpp, mpp, mpp2, eff, flags, bits, mode, out = (self.t() for _ in range(11))
         e(f"{in_m} = icmp eq i64 {priv}, {PRV_M}")
         e(f"{mprv} = and i64 {status}, {MSTATUS_MPRV}")
         e(f"{has_mprv} = icmp ne i64 {mprv}, 0")
@@ -134,12 +135,9 @@ class CsrLowering:
         e(f"{mpp} = lshr i64 {status}, {MSTATUS_MPP_SHIFT}")
         e(f"{mpp2} = and i64 {mpp}, 3")
         e(f"{eff} = select i1 {via_mpp}, i64 {mpp2}, i64 {priv}")
-        e(f"{sum_} = lshr i64 {status}, {MSTATUS_SUM.bit_length() - 1 - 2}")     # SUM -> mode bit 2
-        e(f"{sum2} = and i64 {sum_}, 4")
-        e(f"{mxr} = lshr i64 {status}, {MSTATUS_MXR.bit_length() - 1 - 3}")     # MXR -> mode bit 3
-        e(f"{mxr2} = and i64 {mxr}, 8")
-        e(f"{a} = or i64 {eff}, {sum2}")
-        e(f"{mode} = or i64 {a}, {mxr2}")
+        e(f"{flags} = and i64 {status}, {MSTATUS_SUM | MSTATUS_MXR}")
+        e(f"{bits} = lshr i64 {flags}, {SUM_MXR_TO_MODE}")
+        e(f"{mode} = or i64 {eff}, {bits}")
         e(f"{out} = shl i64 {mode}, {TLB_MODE_SHIFT}")
         return out
 
