@@ -68,10 +68,6 @@ class Translation:
         return self.insns
 
 
-# ptr @rvjit_new_block(ptr state, i64 pc, i64 RAM offset) (nativeblock)
-NEW_BLOCK_CALL = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64)
-
-
 class TranslatorStats:
     def __init__(self):
         self.blocks = 0
@@ -149,7 +145,6 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints, NativeBlocks):
         self._dropped_records: list = []
         self._ram_bytes: memoryview | None = None   # guest RAM, for scanning code in place
         self.native_blocks = NativeBlockContext()
-        self._new_block_call = None     # (address, ctypes function) of @rvjit_new_block
         self.records = RecordArena(self.native_blocks.view, CTX_ARENA_NEXT, CTX_ARENA_END)
         # jump cache misses for blocks already translated are resolved natively
         self.block_table = BlockTable(hart.state, hart.mem.ram.base)
@@ -217,29 +212,6 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints, NativeBlocks):
             if start != pc:
                 self._install(done[start])
         return self._note_new(done[pc])
-
-    def _translate_natively(self, pc: int, paddr: int, scan, t0: float) -> Translation | None:
-        """Once Python has learnt a new block's words (the scan above), native code makes the
-        block as it makes those the dispatcher meets (nativeblock), which costs a fraction of
-        _translate_threaded and _add: a cold Debian boot has ~35,000 such blocks. Only for a
-        block on one page that is code already (Python makes a page code); None otherwise, or
-        where native code declines."""
-        st, mem = self.hart.state, self.hart.mem
-        t1 = time.perf_counter()
-        if not st.new_block_fn or not scan.complete or (pc & (PAGE - 1)) + scan.size > PAGE \
-                or paddr >> PAGE_SHIFT not in mem.code_pages or not mem.ram.contains(paddr, scan.size):
-            return None
-        if self._new_block_call is None or self._new_block_call[0] != st.new_block_fn:
-            self._new_block_call = (st.new_block_fn, NEW_BLOCK_CALL(st.new_block_fn))
-        if not self._new_block_call[1](ctypes.addressof(st), pc, paddr - mem.ram.base):
-            return None
-        natively = self.stats.native_blocks
-        self.absorb_native_blocks()
-        self.stats.native_blocks = natively          # it was not made without a trip to Python
-        t = self.blocks[(pc, paddr)]
-        self.stats.seconds["decode+lift"] += t1 - t0
-        self.stats.seconds["threading"] += time.perf_counter() - t1
-        return t
 
     def _load_fp_runtime(self):
         """Once, before the first FP instruction runs (about a second)."""
