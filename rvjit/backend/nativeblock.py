@@ -32,7 +32,7 @@ import weakref
 
 import numpy as np
 
-from ..cpu.codemap import CHUNK_SHIFT, CHUNK_WORDS, CODE, flags_ir
+from ..cpu.codemap import CODE, chunk_span_ir, chunk_word_ir, flags_ir
 from ..cpu.state import OFFSETS
 from ..frontend.lift import MAX_BLOCK_INSNS
 from .blockscan import (P_CODE, P_START, P_PAGE_END, P_AVAIL_END, P_OUT, P_PC, P_COUNTER,
@@ -119,24 +119,15 @@ commit:
 {load_word("%ctx", CTX_COUNTER_LENGTHS, "lengths", "ptr")}  %lenp = getelementptr i64, ptr %lengths, i64 %cn
   store i64 %count, ptr %lenp
 {load_word("%ctx", CTX_CODE_CHUNKS, "chunks", "ptr")}  %inpage = and i64 %off, 4095
-  %first = lshr i64 %inpage, {CHUNK_SHIFT}
-  %lastbyte = add i64 %inpage, %size
-  %lastbyte1 = sub i64 %lastbyte, 1
-  %last = lshr i64 %lastbyte1, {CHUNK_SHIFT}
-  %chunkbase = mul i64 %iscode.page, {CHUNK_WORDS}
-  br label %mark
+{chunk_span_ir("%inpage", "%size", "span")}  br label %mark
 mark:
-  %ci = phi i64 [%first, %commit], [%ci1, %mark]
-  %word = lshr i64 %ci, 6
-  %wix = add i64 %chunkbase, %word
-  %wp = getelementptr i64, ptr %chunks, i64 %wix
-  %w = load i64, ptr %wp
-  %bit = and i64 %ci, 63
-  %b = shl i64 1, %bit
+  %ci = phi i64 [%span.first, %commit], [%ci1, %mark]
+{chunk_word_ir("%chunks", "%iscode.page", "%ci", "cw")}  %w = load i64, ptr %cw.p
+  %b = shl i64 1, %cw.bit
   %w1 = or i64 %w, %b
-  store i64 %w1, ptr %wp
+  store i64 %w1, ptr %cw.p
   %ci1 = add i64 %ci, 1
-  %marking = icmp ule i64 %ci1, %last
+  %marking = icmp ule i64 %ci1, %span.last
   br i1 %marking, label %mark, label %enter
 enter:
   %btp = getelementptr i8, ptr %s, i64 {o['block_table']}

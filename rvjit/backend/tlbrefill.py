@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import weakref
 
-from ..cpu.codemap import CHUNK_SHIFT, CHUNK_WORDS, CODE, WATCHED, flags_ir
+from ..cpu.codemap import CODE, WATCHED, chunk_span_ir, chunk_word_ir, flags_ir
 from ..cpu.memory import (REFILL_CODE_CHUNKS, REFILL_CODE_FLAGS, REFILL_RAM_SIZE, REFILL_LOG, REFILL_LOG_COUNT,
                           REFILL_LOG_CAPACITY, REFILL_LOG_WORDS, REFILLED_PRIVATE, REFILLED_WRITABLE,
                           REFILLED_SUPERPAGE, REFILL_UART_PADDR, REFILL_UART_STATE, REFILL_UART_TX,
@@ -43,25 +43,17 @@ PPN_MASK = (1 << 44) - 1
 
 
 def chunk_test_ir() -> str:
-    """IR setting i1 %touches: the store [%inpage, %endpage) of the RAM page at %poff overlaps
-    its code (cpu.codemap's chunk bits; a store of at most 8 bytes within a page spans at most
-    two chunks)."""
-    words_per_page = CHUNK_WORDS.bit_length() - 1
-    return f"""{load_word("%ctx", REFILL_CODE_CHUNKS, "chunkmap", "ptr")}  %cpage = lshr i64 %poff, 12
-  %cbase = shl i64 %cpage, {words_per_page}
-  %cfirst = lshr i64 %inpage, {CHUNK_SHIFT}
-  %cend = add i64 %endpage, -1
-  %clast = lshr i64 %cend, {CHUNK_SHIFT}
-""" + "".join(f"""  %cw{k} = lshr i64 %c{k}, 6
-  %cb{k} = and i64 %c{k}, 63
-  %ci{k} = add i64 %cbase, %cw{k}
-  %cp{k} = getelementptr i64, ptr %chunkmap, i64 %ci{k}
-  %cv{k} = load i64, ptr %cp{k}
-  %cs{k} = lshr i64 %cv{k}, %cb{k}
-  %ct{k} = and i64 %cs{k}, 1
-""" for k in ("first", "last")) + """  %cany = or i64 %ctfirst, %ctlast
-  %touches = icmp ne i64 %cany, 0
-"""
+    """IR setting i1 %touches: the store of %size bytes at %inpage of the RAM page at %poff
+    overlaps its code (cpu.codemap's chunk bits; a store of at most 8 bytes within a page spans
+    at most two chunks)."""
+    return (load_word("%ctx", REFILL_CODE_CHUNKS, "chunkmap", "ptr") + "  %cpage = lshr i64 %poff, 12\n"
+            + chunk_span_ir("%inpage", "%size", "cspan")
+            + "".join(chunk_word_ir("%chunkmap", "%cpage", f"%cspan.{k}", f"c{k}")
+                      + f"  %cv{k} = load i64, ptr %c{k}.p\n"
+                        f"  %cs{k} = lshr i64 %cv{k}, %c{k}.bit\n"
+                        f"  %ct{k} = and i64 %cs{k}, 1\n" for k in ("first", "last"))
+            + "  %cany = or i64 %ctfirst, %ctlast\n"
+              "  %touches = icmp ne i64 %cany, 0\n")
 
 
 def refill_ir() -> str:

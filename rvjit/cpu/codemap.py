@@ -35,6 +35,26 @@ def flags_ir(flags: str, offset: str, bits: int, out: str) -> str:
             f"  %{out} = icmp ne i8 %{out}.bits, 0\n")
 
 
+def chunk_span_ir(inpage: str, size: str, out: str) -> str:
+    """LLVM IR setting %{out}.first and %{out}.last: the chunks holding bytes
+    [inpage, inpage + size) of a page (IR values)."""
+    return (f"  %{out}.first = lshr i64 {inpage}, {CHUNK_SHIFT}\n"
+            f"  %{out}.end = add i64 {inpage}, {size}\n"
+            f"  %{out}.lastbyte = sub i64 %{out}.end, 1\n"
+            f"  %{out}.last = lshr i64 %{out}.lastbyte, {CHUNK_SHIFT}\n")
+
+
+def chunk_word_ir(chunks: str, page: str, chunk: str, out: str) -> str:
+    """LLVM IR setting %{out}.p, the address of the u64 holding the bit of chunk `chunk` of the
+    page numbered `page` from the start of RAM (`chunks`: the chunk array), and %{out}.bit, the
+    bit's number in it (all IR values)."""
+    return (f"  %{out}.base = mul i64 {page}, {CHUNK_WORDS}\n"
+            f"  %{out}.word = lshr i64 {chunk}, 6\n"
+            f"  %{out}.ix = add i64 %{out}.base, %{out}.word\n"
+            f"  %{out}.p = getelementptr i64, ptr {chunks}, i64 %{out}.ix\n"
+            f"  %{out}.bit = and i64 {chunk}, 63\n")
+
+
 class CodeMap:
     def __init__(self, ram_base: int, ram_size: int):
         self.first_page = ram_base >> PAGE_SHIFT
