@@ -182,8 +182,9 @@ class CsrFile:
 
     def _counters_enabled(self):
         """Tell generated code which privilege levels may read time (state.time_access)."""
-        tm = self.mcounteren >> 1 & 1
-        self.hart.state.time_access = 1 << PRV_M | tm << PRV_S | (tm & self.scounteren >> 1) << PRV_U
+        bit = TIME_CSR & 31
+        tm = self.mcounteren >> bit & 1
+        self.hart.state.time_access = 1 << PRV_M | tm << PRV_S | (tm & self.scounteren >> bit) << PRV_U
 
     @property
     def stce(self) -> bool:
@@ -192,8 +193,9 @@ class CsrFile:
 
     def _require_stimecmp(self, priv, raw):
         # Sstc: S-mode reaches stimecmp only when M-mode enabled both it and the time counter
-        if not self.hart.sstc or priv == PRV_S and not (self.stce and self.mcounteren >> 1 & 1):
+        if not self.hart.sstc or priv == PRV_S and not self.stce:
             raise GuestTrap(ILLEGAL_INSN, raw)
+        self._check_counter(TIME_CSR & 31, priv, raw)
 
     def _require_fp(self, raw):
         if self.hart.state.mstatus & MSTATUS_FS == 0:
