@@ -36,7 +36,7 @@ def no_saved_word_table(monkeypatch):
 
 
 def test_words_learnt_one_by_one_are_all_found_after_the_table_grows():
-    scanner = blockscan.BlockScanner(threaded.library())
+    scanner = blockscan.BlockScanner(threaded.library(), native_decoding=False)
     slots = scanner.mask + 1
     for chunk in range(0, 600, 50):
         words = ADDI[chunk:chunk + 50] + [JAL_SELF]
@@ -56,7 +56,7 @@ def test_words_learnt_one_by_one_are_all_found_after_the_table_grows():
 
 def test_bulk_placed_words_are_found_with_the_templates_of_words_placed_one_by_one():
     lib = threaded.library()
-    one, bulk = blockscan.BlockScanner(lib), blockscan.BlockScanner(lib)
+    one, bulk = blockscan.BlockScanner(lib, native_decoding=False), blockscan.BlockScanner(lib, native_decoding=False)
     infos = [threaded.word_info(lib, w) for w in ADDI]
     lib.compile_pending()
     for w, info in zip(ADDI, infos):
@@ -74,7 +74,7 @@ def test_bulk_placed_words_are_found_with_the_templates_of_words_placed_one_by_o
 
 def test_words_placed_in_bulk_past_the_end_of_the_table_wrap_to_its_start():
     lib = threaded.library()
-    scanner = blockscan.BlockScanner(lib)
+    scanner = blockscan.BlockScanner(lib, native_decoding=False)
     near_end = [w for w in (0x00000093 | (i << 20) for i in range(4096))
                 if scanner._slot(w) >= scanner.mask - 2][:6]        # homes in the last 3 slots
     infos = [threaded.word_info(lib, w) for w in near_end]
@@ -87,7 +87,7 @@ def test_words_placed_in_bulk_past_the_end_of_the_table_wrap_to_its_start():
 
 
 def test_a_block_ends_at_a_csr_access_the_page_end_and_the_length_bound():
-    scanner = blockscan.BlockScanner(threaded.library())
+    scanner = blockscan.BlockScanner(threaded.library(), native_decoding=False)
     assert scan(scanner, code_of(ADDI[:3] + [ECALL_FREE_CSRR] + ADDI[:3])).count == 4
     assert scan(scanner, code_of(ADDI[:10]), page_end=12) == blockscan.Scan(3, 12, True, False)
     assert scan(scanner, code_of(ADDI[:MAX_BLOCK_INSNS + 5])).count == MAX_BLOCK_INSNS
@@ -98,7 +98,7 @@ def test_a_block_ends_at_a_csr_access_the_page_end_and_the_length_bound():
 
 def test_header_and_records_are_the_templates_of_the_words():
     lib = threaded.library()
-    scanner = blockscan.BlockScanner(lib)
+    scanner = blockscan.BlockScanner(lib, native_decoding=False)
     words = [ADDI[5], 0x4505, JAL_SELF]                     # addi; c.li a0, 1; jal
     code = np.frombuffer(struct.pack("<IHI", *words), dtype=np.uint8).copy()
     result = scan(scanner, code, pc=0xFFFF_FFFF_8000_0000)
@@ -113,7 +113,7 @@ def test_header_and_records_are_the_templates_of_the_words():
 
 
 def test_a_word_without_a_handler_makes_the_block_compiled(monkeypatch):
-    scanner = blockscan.BlockScanner(threaded.library())
+    scanner = blockscan.BlockScanner(threaded.library(), native_decoding=False)
     odd = 0xFFFFFFFF
     real = threaded.word_info
     monkeypatch.setattr(threaded, "word_info", lambda lib, raw: None if raw == odd else real(lib, raw))
@@ -123,7 +123,7 @@ def test_a_word_without_a_handler_makes_the_block_compiled(monkeypatch):
 
 def test_past_its_bound_the_table_starts_again(monkeypatch):
     monkeypatch.setattr(blockscan, "MAX_SLOTS", blockscan.INITIAL_SLOTS)
-    scanner = blockscan.BlockScanner(threaded.library())
+    scanner = blockscan.BlockScanner(threaded.library(), native_decoding=False)
     for chunk in range(0, 3000, 50):
         words = [0x00000093 | (i << 20) for i in range(chunk, chunk + 50)] + [JAL_SELF]
         assert scan(scanner, code_of(words)).count == 51
@@ -141,7 +141,7 @@ def test_saved_words_are_adopted_in_one_go_and_scanned_without_python(tmp_path, 
     saved.save(learnt)
     columns = wordtable.WordTable(str(tmp_path)).columns
     assert len(columns) == len(ADDI)
-    scanner = blockscan.BlockScanner(lib)
+    scanner = blockscan.BlockScanner(lib, native_decoding=False)
     scanner._adopt(columns)
     assert scanner.words == set(ADDI)
     monkeypatch.setattr(threaded, "word_info", lambda lib, raw: pytest.fail(f"{raw:#x} decoded again"))

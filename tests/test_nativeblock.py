@@ -2,7 +2,7 @@
 Python already made code are translated without a trip to Python, Python's view of them (its
 Translations, run counters, code map) is the same as if it had made them, and code written
 after native code translated it never runs stale."""
-from rvjit.backend import threaded, wordtable
+from rvjit.backend import blockscan, threaded, wordtable
 from rvjit.backend.runloop import run_native
 from rvjit.cpu.state import EXIT_MISS
 from rvjit.machine import RAM_BASE, make_translator
@@ -78,10 +78,13 @@ def test_blocks_on_a_code_page_are_translated_natively():
 def test_a_block_python_learnt_the_words_of_is_made_by_native_code_on_a_code_page(monkeypatch, tmp_path):
     """The last block's jump is a word the scanner has not met: Python learns it, then has
     native code make the block (it never builds records itself), with the same result. A
-    library of its own, and no word table, so that no earlier test or run taught it the word."""
+    library of its own, and no word table, so that no earlier test or run taught it the word;
+    its scanner does not decode natively (which knows jal: see test_nativedecode)."""
     monkeypatch.setenv("RVJIT_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(wordtable, "_table", None)
-    monkeypatch.setattr(threaded, "_library", threaded.HandlerLibrary())
+    lib = threaded.HandlerLibrary()
+    monkeypatch.setattr(threaded, "_library", lib)
+    monkeypatch.setitem(blockscan._scanners, id(lib), blockscan.BlockScanner(lib, native_decoding=False))
     program = _chain(8)
     program[64 * 7 + 4] = jal(-64 * 7 - 4, rd=11)           # a word of its own (a1, not a call)
     m, hart = _paged_machine(program)

@@ -5,8 +5,9 @@ record per word. Every distinct word's record template (its handler, operands, l
 it ends a block) is worked out once in Python (threaded.word_info) and put in a hash table that
 a small native function reads: it walks the block's bytes in guest RAM, finds each word in the
 table, copies the word's template into the block's records and stops where a block ends (after
-a control transfer or a CSR access, at MAX_BLOCK_INSNS, at the end of the page). Only a word the
-table lacks comes back to Python, once. In Python this walk cost ~15 us a block, a third of
+a control transfer or a CSR access, at MAX_BLOCK_INSNS, at the end of the page). A word the
+table lacks is decoded by native code generated from the instruction table (nativedecode); only
+one that cannot be (illegal, a handler of its own or not compiled yet) comes back to Python, once. In Python this walk cost ~15 us a block, a third of
 translating one; natively it costs well under a microsecond.
 
 Table entry (ENTRY_BYTES): u64 key (word | 1 << 32; 0: empty), u64 meta (length in bits 0-7,
@@ -21,7 +22,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..frontend.lift import MAX_BLOCK_INSNS
-from . import threaded, wordtable
+from . import nativedecode, threaded, wordtable
+from .nativedecode import DECODE_FN
 from .llvmconst import c64, load_word
 from .handlergen import RECORD, HEADER_COUNT, HEADER_COUNTER, HEADER_PC, HEADER_PLACED
 
@@ -40,7 +42,8 @@ MAX_SLOTS = 1 << 20          # ~80 MiB: past half of it the table starts again f
 # Parameter block shared with the native function (i64 each): inputs, then results.
 P_CODE, P_START, P_PAGE_END, P_AVAIL_END, P_TABLE, P_MASK, P_OUT, P_PC, P_COUNTER = range(9)
 R_STATUS, R_COUNT, R_SIZE, R_WORD, R_FP = range(9, 14)
-PARAMS = 14
+P_DEFINITIONS, P_COMPRESSED, P_SCRATCH = range(14, 17)     # the native decoder's tables, an entry
+PARAMS = 17
 # Scan results
 COMPLETE, INCOMPLETE, UNKNOWN_WORD, NO_HANDLER_WORD = range(4)
 
@@ -71,7 +74,8 @@ define void @{SCAN_FN}(ptr noalias %p) nounwind {{
 entry:
 {load_word("%p", P_CODE, "code", "ptr")}{load_word("%p", P_START, "start")}{load_word("%p", P_PAGE_END, "page_end")}{load_word("%p", P_AVAIL_END, "avail")}\
 {load_word("%p", P_TABLE, "table", "ptr")}{load_word("%p", P_MASK, "mask")}{load_word("%p", P_OUT, "out", "ptr")}{load_word("%p", P_PC, "pc")}\
-{load_word("%p", P_COUNTER, "counter")}  br label %loop
+{load_word("%p", P_COUNTER, "counter")}{load_word("%p", P_DEFINITIONS, "defs", "ptr")}\
+{load_word("%p", P_COMPRESSED, "compressed", "ptr")}{load_word("%p", P_SCRATCH, "scratch", "ptr")}  br label %loop
 loop:
   %cur = phi i64 [%start, %entry], [%cur1, %more]
   %n = phi i64 [0, %entry], [%n1, %more]
@@ -113,13 +117,17 @@ probe:
   br i1 %hit, label %found, label %miss, !prof !{{!"branch_weights", i32 100, i32 1}}
 miss:
   %empty = icmp eq i64 %key, 0
-  br i1 %empty, label %unknown, label %next_slot
+  br i1 %empty, label %decode, label %next_slot
+decode:
+  %decoded = call i1 @{DECODE_FN}(ptr %scratch, i64 %word, ptr %defs, ptr %compressed)
+  br i1 %decoded, label %found, label %unknown
 next_slot:
   %slot1 = add i64 %slot, 1
   %slotn = and i64 %slot1, %mask
   br label %probe
 found:
-  %mp = getelementptr i8, ptr %ep, i64 8
+  %fe = phi ptr [%ep, %probe], [%scratch, %decode]
+  %mp = getelementptr i8, ptr %fe, i64 8
   %meta = load i64, ptr %mp
   %noh = and i64 %meta, {NO_HANDLER}
   %nohb = icmp ne i64 %noh, 0
@@ -128,7 +136,7 @@ copy:
   %n1 = add i64 %n, 1
   %roff = mul i64 %n1, {rec}
   %dst = getelementptr i8, ptr %out, i64 %roff
-  %src = getelementptr i8, ptr %ep, i64 16
+  %src = getelementptr i8, ptr %fe, i64 16
   call void @llvm.memcpy.p0.p0.i64(ptr align 8 %dst, ptr align 8 %src, i64 {rec}, i1 false)
   %len = and i64 %meta, 255
   %cur1 = add i64 %cur, %len
@@ -153,7 +161,8 @@ incomplete:
 {leave("incomplete_out", INCOMPLETE, "%n", "%size_i", 0, "%fps")}\
 {leave("unknown", UNKNOWN_WORD, "%n", 0, "%word", "%fps")}\
 {leave("no_handler", NO_HANDLER_WORD, "%n", 0, "%word", "%fps")}}}
-"""
+
+{nativedecode.decoder_ir()}"""
 
 
 class Scan(NamedTuple):
@@ -166,10 +175,13 @@ class Scan(NamedTuple):
 class BlockScanner:
     """The native scanner and its table of word templates, for one HandlerLibrary."""
 
-    def __init__(self, lib: threaded.HandlerLibrary):
+    def __init__(self, lib: threaded.HandlerLibrary, native_decoding: bool = True):
+        """native_decoding=False: every word the table lacks is Python's to learn."""
         self.lib = lib
-        compiled = lib.engine.compile(scanner_ir(), [SCAN_FN])
+        compiled = lib.engine.compile(scanner_ir(), [SCAN_FN, DECODE_FN])
         self.function_address = compiled.addresses[SCAN_FN]    # native callers (nativeblock)
+        self._decode = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_void_p,
+                                        ctypes.c_void_p)(compiled.addresses[DECODE_FN])
         self._scan = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(self.function_address)
         # a ctypes array: item assignment costs a fifth of a numpy array's
         self.params = (ctypes.c_uint64 * PARAMS)()
@@ -179,6 +191,11 @@ class BlockScanner:
         self.out_view = memoryview(self.out)
         self._out_address = self.out.ctypes.data
         self._adopted = None             # the saved word table, once put in the table
+        self.decoding = nativedecode.DecodeTables(threaded.record_operands, native_decoding)
+        self.scratch = np.zeros(1, dtype=ENTRY)      # the entry a natively decoded word fills
+        self.params[P_DEFINITIONS] = self.decoding.definitions.ctypes.data
+        self.params[P_COMPRESSED] = self.decoding.compressed.ctypes.data
+        self.params[P_SCRATCH] = self.scratch.ctypes.data
         self._make_table(INITIAL_SLOTS)
 
     def _make_table(self, slots: int):
@@ -260,7 +277,26 @@ class BlockScanner:
 
     def learn(self, word: int):
         """Put a word the table lacks in it (its handler compiled first); and once the library
-        has read the words earlier runs learnt (backend.wordtable), all of those too."""
+        has read the words earlier runs learnt (backend.wordtable), all of those too. Then
+        the native decoder gets the handlers compiled meanwhile, and the decoding of the
+        word's compressed group."""
+        self._learn(word)
+        if word & 3 != 3:
+            self.decoding.learn_compressed(word)
+        self.decoding.refresh(self.lib, self._meta_of)
+
+    def decoded(self, word: int) -> tuple[int, bytes] | None:
+        """What native code decodes word to, as it stands: (meta, record template), or None
+        (the word is Python's to learn)."""
+        entry = np.zeros(1, dtype=ENTRY)
+        if not self._decode(entry.ctypes.data, word, self.params[P_DEFINITIONS], self.params[P_COMPRESSED]):
+            return None
+        return int(entry["meta"][0]), entry["record"].tobytes()
+
+    def _meta_of(self, key) -> int:
+        return (END if self.lib.ends[key] is not None else 0) | (USES_FP if key in self.lib.uses_fp else 0)
+
+    def _learn(self, word: int):
         info = threaded.word_info(self.lib, word)
         saved = wordtable.loaded()             # read by word_info once enough words were decoded
         if saved is not None and saved is not self._adopted:

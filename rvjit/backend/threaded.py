@@ -29,6 +29,7 @@ from .engine import Engine
 from .handlerbundle import HandlerBundles, Remembered
 from .dispatcher import DISPATCHER
 from .handlergen import EXECUTOR, RECORD, RECORD_FIELDS, handlers_module
+from .nativedecode import BYTE_OPERANDS
 
 ILLEGAL_KEY = "(illegal)"
 UNSUPPORTED = 0                  # address of a handler that could not be built
@@ -248,6 +249,13 @@ assert _WORD.size + _TAIL.size == RECORD.itemsize == _HEADER.size
 assert [RECORD.fields[f][1] for f in ("handler", "imm", "raw", "rd", "length")] == [0, 32, 40, 48, 57]
 
 
+def record_operands(insn, length: int) -> tuple[bytes, int]:
+    """A decoded instruction's record operands: the packed bytes after `raw`, and imm."""
+    f = insn.fields
+    return (_TAIL.pack(*(f.get(name, 0) for name in BYTE_OPERANDS), length, f.get("csr", 0), 0),
+            f.get("imm", 0) & MASK64)
+
+
 def word_info(lib: "HandlerLibrary", raw: int) -> WordInfo | None:
     """The handler and record operands of an instruction word (memoised); None if no handler
     is possible for it (its block is then compiled)."""
@@ -265,11 +273,8 @@ def word_info(lib: "HandlerLibrary", raw: int) -> WordInfo | None:
     insn = decode(raw, 0) or IllegalInsn(raw, 0, length)
     key = lib.key(insn)
     if key in lib.ends:
-        f = insn.fields
-        tail = _TAIL.pack(f.get("rd", 0), f.get("rs1", 0), f.get("rs2", 0), f.get("rs3", 0), f.get("rm", 0),
-                          f.get("aq", 0), f.get("rl", 0), f.get("pred", 0), f.get("succ", 0), length,
-                          f.get("csr", 0), 0)
-        info = WordInfo(key, length, lib.ends[key], tail, f.get("imm", 0) & MASK64, key in lib.uses_fp)
+        tail, imm = record_operands(insn, length)
+        info = WordInfo(key, length, lib.ends[key], tail, imm, key in lib.uses_fp)
     if len(lib.words) < WORD_MEMO_LIMIT:
         lib.words[raw] = info
     return info

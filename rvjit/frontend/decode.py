@@ -16,7 +16,7 @@ def _op32(w): return w & 0x7F
 def _op16(h): return (h & 3) | ((h >> 11) & 0x1C)
 
 
-_TABLE32 = _index(INSTRUCTIONS, _op32)
+BY_OPCODE32 = _index(INSTRUCTIONS, _op32)   # opcode -> its definitions, in matching order
 _TABLE16 = _index(COMPRESSED, _op16)
 
 
@@ -54,7 +54,7 @@ def _decode(raw: int, pc: int) -> Insn | None:
                 return Insn(BY_NAME[name], half, pc, 2, fields, cdef=d)
         return None
     word = raw & 0xFFFFFFFF
-    for d in _TABLE32.get(_op32(word), ()):
+    for d in BY_OPCODE32.get(_op32(word), ()):
         if word & d.mask == d.match:
             return Insn(d, word, pc, 4, decode_fields(d, word))
     return None
