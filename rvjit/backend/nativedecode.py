@@ -240,6 +240,7 @@ class DecodeTables:
         self.groups = 0                 # bit g: group g is in the table
         self.saved_groups = 0
         self.handlers_seen = -1
+        self._waiting = dict(DEFINITION_INDEX)     # definitions without a handler in the table
         directory = objcache.library_directory() if enabled else None
         self._cache = objcache.ObjectCache(directory, _signature()) if directory else None
         if self._cache is not None:
@@ -275,9 +276,11 @@ class DecodeTables:
         if not self.enabled or len(lib.addresses) == self.handlers_seen:
             return
         self.handlers_seen = len(lib.addresses)
-        rows = self.definitions
-        for name, i in DEFINITION_INDEX.items():
-            if rows[i]["handler"] == 0 and lib.symbolic.get(name):
-                address = lib.addresses.get(name)
-                if address:
-                    rows[i] = (address, meta_of(name))
+        symbolic, addresses = lib.symbolic, lib.addresses
+        for name, i in list(self._waiting.items()):
+            ok = symbolic.get(name)
+            if ok is False:                     # handlers per word: never in the table
+                del self._waiting[name]
+            elif ok and addresses.get(name):
+                self.definitions[i] = (addresses[name], meta_of(name))
+                del self._waiting[name]
