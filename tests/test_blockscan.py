@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from rvjit.backend import blockscan, threaded, wordtable
+from rvjit.backend import blockscan, threaded
 from rvjit.backend.handlergen import RECORD
 from rvjit.frontend.lift import MAX_BLOCK_INSNS
 
@@ -28,11 +28,15 @@ def records(scanner, count):
     return scanner.out[:(count + 1) * RECORD.itemsize].view(RECORD)[1:]
 
 
-@pytest.fixture(autouse=True)
-def no_saved_word_table(monkeypatch):
-    """The tests count the words in a scanner's table: the saved word table, read once enough
-    words were decoded (in this process, by any test), would be adopted into it."""
-    monkeypatch.setattr(wordtable, "loaded", lambda: None)
+def entries_of(lib, words) -> np.ndarray:
+    """Scanner table entries of words, as learning each would make them."""
+    infos = [threaded.word_info(lib, w) for w in words]
+    lib.compile_pending()
+    entries = np.zeros(len(words), dtype=blockscan.ENTRY)
+    for e, w, info in zip(entries, words, infos):
+        e["key"], e["meta"] = w | blockscan.PRESENT, info.length
+        e["record"] = np.frombuffer(threaded.record_template(lib, w, info), dtype=RECORD)[0]
+    return entries
 
 
 def test_words_learnt_one_by_one_are_all_found_after_the_table_grows():
@@ -62,7 +66,7 @@ def test_bulk_placed_words_are_found_with_the_templates_of_words_placed_one_by_o
     for w, info in zip(ADDI, infos):
         one._put(w, info.length, threaded.record_template(lib, w, info))
     bulk._put(ADDI[0], infos[0].length, threaded.record_template(lib, ADDI[0], infos[0]))
-    bulk._place(bulk._entries(wordtable.Columns.of({w: tuple(i) for w, i in zip(ADDI[1:], infos[1:])})))
+    bulk._place(entries_of(lib, ADDI[1:]))
     assert len(bulk.words) == len(ADDI)
     assert sorted(one.table[one.table["key"] != 0].tolist()) == sorted(bulk.table[bulk.table["key"] != 0].tolist())
     for chunk in range(0, 600, 50):
@@ -77,9 +81,7 @@ def test_words_placed_in_bulk_past_the_end_of_the_table_wrap_to_its_start():
     scanner = blockscan.BlockScanner(lib, native_decoding=False)
     near_end = [w for w in (0x00000093 | (i << 20) for i in range(4096))
                 if scanner._slot(w) >= scanner.mask - 2][:6]        # homes in the last 3 slots
-    infos = [threaded.word_info(lib, w) for w in near_end]
-    lib.compile_pending()
-    scanner._place(scanner._entries(wordtable.Columns.of({w: tuple(i) for w, i in zip(near_end, infos)})))
+    scanner._place(entries_of(lib, near_end))
     assert scanner.table["key"][0] != 0                               # some wrapped
     result = scan(scanner, code_of(near_end + [JAL_SELF]))
     assert result.count == len(near_end) + 1
@@ -131,20 +133,3 @@ def test_past_its_bound_the_table_starts_again(monkeypatch):
     # what was dropped is learnt again when met
     assert scan(scanner, code_of(ADDI[:50] + [JAL_SELF])).count == 51
     assert list(records(scanner, 51)["imm"][:50]) == list(range(50))
-
-
-def test_saved_words_are_adopted_in_one_go_and_scanned_without_python(tmp_path, monkeypatch):
-    lib = threaded.library()
-    learnt = {w: threaded.word_info(lib, w) for w in ADDI}
-    saved = wordtable.WordTable(str(tmp_path))
-    monkeypatch.setattr(wordtable, "SAVE_AFTER_NEW_WORDS", 10)
-    saved.save(learnt)
-    columns = wordtable.WordTable(str(tmp_path)).columns
-    assert len(columns) == len(ADDI)
-    scanner = blockscan.BlockScanner(lib, native_decoding=False)
-    scanner._adopt(columns)
-    assert scanner.words == set(ADDI)
-    monkeypatch.setattr(threaded, "word_info", lambda lib, raw: pytest.fail(f"{raw:#x} decoded again"))
-    result = scan(scanner, code_of(ADDI[100:150] + ADDI[7:8]), page_end=4 * 51)
-    assert result.count == 51
-    assert list(records(scanner, 51)["imm"]) == list(range(100, 150)) + [7]

@@ -2,7 +2,7 @@
 Python already made code are translated without a trip to Python, Python's view of them (its
 Translations, run counters, code map) is the same as if it had made them, and code written
 after native code translated it never runs stale."""
-from rvjit.backend import blockscan, threaded, wordtable
+from rvjit.backend import blockscan, threaded
 from rvjit.backend.runloop import run_native
 from rvjit.cpu.state import EXIT_MISS
 from rvjit.machine import RAM_BASE, make_translator
@@ -62,7 +62,7 @@ def test_blocks_on_a_code_page_are_translated_natively():
     stats = run_native(m, translator, max_insns=16 * 20)
     assert hart.state.x[A0] == 20 * 8
     # Python translated the first block (making the page code), and the last unless its jump
-    # is a word the scanner met before (in this process or from the saved word table); native
+    # is a word the scanner met before (in this process); native
     # code the six between
     assert calls in ([CODE], [CODE, CODE + 64 * 7]) and stats.exits.get(EXIT_MISS, 0) == len(calls) - 1
     assert translator.stats.native_blocks == 8 - len(calls) and translator.stats.blocks == 8
@@ -78,10 +78,9 @@ def test_blocks_on_a_code_page_are_translated_natively():
 def test_a_block_python_learnt_the_words_of_is_made_by_native_code_on_a_code_page(monkeypatch, tmp_path):
     """The last block's jump is a word the scanner has not met: Python learns it, then has
     native code make the block (it never builds records itself), with the same result. A
-    library of its own, and no word table, so that no earlier test or run taught it the word;
+    library of its own, so that no earlier test or run taught it the word;
     its scanner does not decode natively (which knows jal: see test_nativedecode)."""
     monkeypatch.setenv("RVJIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(wordtable, "_table", None)
     lib = threaded.HandlerLibrary()
     monkeypatch.setattr(threaded, "_library", lib)
     monkeypatch.setitem(blockscan._scanners, id(lib), blockscan.BlockScanner(lib, native_decoding=False))

@@ -9,7 +9,7 @@ import struct
 import numpy as np
 import pytest
 
-from rvjit.backend import blockscan, nativedecode, threaded, wordtable
+from rvjit.backend import blockscan, nativedecode, threaded
 from rvjit.isa import INSTRUCTIONS
 from rvjit.isa.spec import FIELD_EXTRACTORS
 
@@ -17,11 +17,6 @@ CSRR_CYCLE = 0xC0002573                 # csrr a0, cycle: a handler of its own
 ADDI_A0 = 0x00150513                    # addi a0, a0, 1
 C_ADDI_A0 = 0x0505                      # c.addi a0, 1
 JAL_SELF = 0x0000006F
-
-
-@pytest.fixture(autouse=True)
-def no_saved_word_table(monkeypatch):
-    monkeypatch.setattr(wordtable, "loaded", lambda: None)
 
 
 def python_template(lib, word):

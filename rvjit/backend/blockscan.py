@@ -1,14 +1,15 @@
 """The threaded tier's block scanner, in native code.
 
 Translating a block for the threaded tier is reading its instruction words and laying down one
-record per word. Every distinct word's record template (its handler, operands, length, whether
-it ends a block) is worked out once in Python (threaded.word_info) and put in a hash table that
-a small native function reads: it walks the block's bytes in guest RAM, finds each word in the
-table, copies the word's template into the block's records and stops where a block ends (after
-a control transfer or a CSR access, at MAX_BLOCK_INSNS, at the end of the page). A word the
-table lacks is decoded by native code generated from the instruction table (nativedecode); only
-one that cannot be (illegal, a handler of its own or not compiled yet) comes back to Python, once. In Python this walk cost ~15 us a block, a third of
-translating one; natively it costs well under a microsecond.
+record per word. A small native function walks the block's bytes in guest RAM and copies each
+word's record template (its handler, operands, length, whether it ends a block) into the
+block's records, stopping where a block ends (after a control transfer or a CSR access, at
+MAX_BLOCK_INSNS, at the end of the page). It finds the template in a hash table of the words
+Python has learnt (threaded.word_info), or else has native code generated from the instruction
+table make it (nativedecode); a word neither knows (illegal, with a handler of its own, or of a
+definition whose handler is not compiled yet) comes back to Python once, which puts it in the
+table. In Python this walk cost ~15 us a block, a third of translating one; natively it costs
+well under a microsecond.
 
 Table entry (ENTRY_BYTES): u64 key (word | 1 << 32; 0: empty), u64 meta (length in bits 0-7,
 END, USES_FP, NO_HANDLER flags), then the word's 64-byte record template.
@@ -22,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..frontend.lift import MAX_BLOCK_INSNS
-from . import nativedecode, threaded, wordtable
+from . import nativedecode, threaded
 from .nativedecode import DECODE_FN
 from .llvmconst import c64, load_word
 from .handlergen import RECORD, HEADER_COUNT, HEADER_COUNTER, HEADER_PC, HEADER_PLACED
@@ -190,7 +191,6 @@ class BlockScanner:
         self.out = np.zeros((MAX_BLOCK_INSNS + 1) * RECORD.itemsize, dtype=np.uint8)
         self.out_view = memoryview(self.out)
         self._out_address = self.out.ctypes.data
-        self._adopted = None             # the saved word table, once put in the table
         self.decoding = nativedecode.DecodeTables(threaded.record_operands, native_decoding)
         self.scratch = np.zeros(1, dtype=ENTRY)      # the entry a natively decoded word fills
         self.params[P_DEFINITIONS] = self.decoding.definitions.ctypes.data
@@ -254,32 +254,10 @@ class BlockScanner:
         """Room for `more` words (the table laid out again, bigger, or started again)."""
         self._place(np.zeros(0, dtype=ENTRY), more)
 
-    def _entries(self, columns, rows=None) -> np.ndarray:
-        """Table entries for rows of a wordtable.Columns (all rows: None) whose handlers are
-        compiled (lib.addresses)."""
-        a = columns.arrays if rows is None else {name: v[rows] for name, v in columns.arrays.items()}
-        n = len(a["raw"])
-        entries = np.zeros(n, dtype=ENTRY)
-        if not n:
-            return entries
-        address = np.array([self.lib.addresses.get(k, 0) for k in columns.keys] or [0], dtype=np.uint64)
-        entries["key"] = a["raw"] | np.uint64(PRESENT)
-        entries["meta"] = a["length"].astype(np.uint64) | np.where(a["end"] != 0, np.uint64(END), np.uint64(0)) \
-            | np.where(a["fp"] != 0, np.uint64(USES_FP), np.uint64(0))
-        records = np.zeros(n, dtype=RECORD)
-        records["handler"] = address[a["key"]]
-        records["imm"] = a["imm"]
-        records["raw"] = a["raw"]
-        tails = a["tail"]
-        records.view(np.uint8).reshape(n, -1)[:, RECORD.itemsize - tails.shape[1]:] = tails
-        entries["record"] = records
-        return entries
-
     def learn(self, word: int):
-        """Put a word the table lacks in it (its handler compiled first); and once the library
-        has read the words earlier runs learnt (backend.wordtable), all of those too. Then
-        the native decoder gets the handlers compiled meanwhile, and the decoding of the
-        word's compressed group."""
+        """Put a word the table lacks in it (its handler compiled first). Then the native
+        decoder gets the handlers compiled meanwhile, and the decoding of the word's
+        compressed group."""
         self._learn(word)
         if word & 3 != 3:
             self.decoding.learn_compressed(word)
@@ -298,10 +276,6 @@ class BlockScanner:
 
     def _learn(self, word: int):
         info = threaded.word_info(self.lib, word)
-        saved = wordtable.loaded()             # read by word_info once enough words were decoded
-        if saved is not None and saved is not self._adopted:
-            self._adopted = saved
-            self._adopt(saved.columns)
         if word in self.words:
             return
         if info is None:
@@ -335,24 +309,6 @@ class BlockScanner:
         occupied[slot] = 1
         self._table_bytes[slot * ENTRY_BYTES:(slot + 1) * ENTRY_BYTES] = _ENTRY_HEAD.pack(word | PRESENT, meta) + template
         self.words.add(word)
-
-    def _adopt(self, columns):
-        """Every word earlier runs learnt whose handler covers a whole definition (their
-        handlers compiled in one go); words with handlers of their own are learnt when met."""
-        lib, keys = self.lib, columns.keys
-        if not len(columns):
-            return
-        key_col = columns.arrays["key"]
-        present, first_row = np.unique(key_col, return_index=True)
-        for k, row in zip(present.tolist(), first_row.tolist()):
-            if isinstance(keys[k], str) and keys[k] not in lib.addresses:
-                threaded.word_info(lib, int(columns.arrays["raw"][row]))   # lifts its handler
-        lib.compile_pending()
-        ready = np.array([isinstance(k, str) and bool(lib.addresses.get(k)) for k in keys], dtype=bool)
-        take = ready[key_col]
-        if self.words:
-            take &= ~wordtable.contained(columns.arrays["raw"], np.fromiter(self.words, np.uint64, len(self.words)))
-        self._place(self._entries(columns, np.flatnonzero(take)))
 
     def scan(self, code_address: int, start: int, page_end: int, avail_end: int, pc: int,
              counter: int) -> Scan | None:

@@ -24,7 +24,6 @@ from ..frontend.decode import decode, insn_length
 from ..frontend.lift import IllegalInsn, MAX_BLOCK_INSNS, PAGE, lift_insn
 from ..ir.builder import Builder, ILLEGAL
 from ..ir.ops import MASK64, SymbolicDecision, Value
-from . import wordtable
 from .engine import Engine
 from .handlerbundle import HandlerBundles, Remembered
 from .dispatcher import DISPATCHER
@@ -115,8 +114,6 @@ class HandlerLibrary:
         self._pending: dict = {}           # key -> lifted Builder, not compiled yet
         self._bundle_due = False           # a handler was taken from a bundle not linked yet
         self.words: dict = {}              # instruction word -> WordInfo (None: no handler)
-        self.known_words: dict = {}        # what earlier runs learnt (rvjit.backend.wordtable)
-        self.decoded_words = 0
         self.compiled_handlers = 0
         self.compile_seconds = 0.0
         t0 = time.perf_counter()
@@ -262,13 +259,6 @@ def word_info(lib: "HandlerLibrary", raw: int) -> WordInfo | None:
     info = lib.words.get(raw)
     if info is not None or raw in lib.words:
         return info
-    known = lib.known_words.get(raw)
-    if known is not None and known[0] in lib.ends:      # its handler is lifted in this process
-        info = lib.words[raw] = WordInfo(*known)
-        return info
-    lib.decoded_words += 1
-    if lib.decoded_words == wordtable.LOAD_AFTER_WORDS:
-        lib.known_words = wordtable.table(lib.words).words
     length = insn_length(raw)
     insn = decode(raw, 0) or IllegalInsn(raw, 0, length)
     key = lib.key(insn)
