@@ -189,3 +189,31 @@ def test_private_entries_filled_natively_go_on_an_address_space_switch():
     hart.state.pc = CODE
     run_native(m, translator, max_insns=hart.instret() + 1)
     assert hart.state.x[A2] == 6
+
+
+# sd a4 and ld a2 at a0, sum a2 into a5, a3 times: a0 is 4 bytes short of a page's end
+CROSSING_LOOP = [_encode("S", rs1=A0, rs2=A4, imm=0), _encode("L", A2, A0, imm=0), add(A5, A5, A2),
+                 _encode("I", A3, A3, imm=-1), _encode("B", rs1=A3, imm=-16)]
+
+
+@pytest.mark.parametrize("tier", ["threaded", "optimised"])
+def test_accesses_across_a_page_boundary_reach_both_pages(tier, monkeypatch):
+    """The inline TLB lookup compares the tag of the first byte's page slot with the last
+    byte's page: an access crossing into a page mapped elsewhere must take the slow path, which
+    splits it (the fast path would reach past the first page's frame)."""
+    from rvjit.backend import promotion, translator as translator_module
+    monkeypatch.setattr(promotion, "HOT_THRESHOLD", 50 if tier == "optimised" else 1 << 62)
+    first, second = DATA_PA + 0x3000, DATA_PA            # the next virtual page lies lower
+    m, pager = _machine(CROSSING_LOOP)
+    pager.map(DATA_VA, first, RW)
+    pager.map(DATA_VA + 4096, second, RW)
+    m.ram.store(first + 4096, 0xAAAA_AAAA, 4)             # what a fast path would touch instead
+    hart = _start(m, pager)
+    runs, value = 2000, 0x1122_3344_5566_7788
+    hart.state.x[A0], hart.state.x[A3], hart.state.x[A4] = DATA_VA + 4092, runs, value
+    translator = translator_module.Translator(m.hart, background=False)
+    run_native(m, translator, max_insns=5 * runs)
+    assert hart.state.x[A3] == 0 and hart.state.x[A5] == value * runs % (1 << 64)
+    assert m.ram.load(first + 4092, 4) == 0x5566_7788 and m.ram.load(second, 4) == 0x1122_3344
+    assert m.ram.load(first + 4096, 4) == 0xAAAA_AAAA
+    assert translator.blocks[(CODE, CODE)].tier == (1 if tier == "optimised" else 0)

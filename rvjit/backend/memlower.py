@@ -4,8 +4,6 @@ builds, one function per access variant. A mixin of llvmgen.FunctionWriter."""
 from ..cpu.state import OFFSETS, TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_FIELD, EXIT_TRAP, ACCESS_KINDS
 from .llvmconst import c64
 
-PAGE = 4096
-
 
 # --- the shared memory runtime compact code calls (built by memruntime) ---------------------------
 def mem_variant(size: int, kind: int, signed: bool) -> int:
@@ -18,6 +16,9 @@ MEM_VARIANTS = 32
 
 class MemLowering:
     def tlb_lookup(self, addr: str, size: int, tag_field: str):
+        """The entry is chosen by the page of the access's first byte and its tag compared with
+        the page of its last: an access crossing into the next page misses (the next page's tag
+        is never in this page's slot), with no test of its own."""
         vpn, ix, eo, tag, ok = self.t(), self.t(), self.t(), self.t(), self.t()
         self.emit(f"{vpn} = lshr i64 {addr}, 12")
         self.emit(f"{ix} = and i64 {vpn}, {TLB_ENTRIES - 1}")
@@ -27,16 +28,15 @@ class MemLowering:
         tp = self.t()
         self.emit(f"{tp} = getelementptr i8, ptr {ebase}, i64 {OFFSETS['tlb'] + TLB_FIELD[tag_field]}")
         self.emit(f"{tag} = load i64, ptr {tp}")
+        last_vpn = vpn
+        if size > 1:
+            last, last_vpn = self.t(), self.t()
+            self.emit(f"{last} = add i64 {addr}, {size - 1}")
+            self.emit(f"{last_vpn} = lshr i64 {last}, 12")
         mode, want = self.t(), self.t()
         self.emit(f"{mode} = load i64, ptr {self.field_ptr(OFFSETS['tlb_mode'])}")
-        self.emit(f"{want} = or i64 {vpn}, {mode}")
+        self.emit(f"{want} = or i64 {last_vpn}, {mode}")
         self.emit(f"{ok} = icmp eq i64 {tag}, {want}")
-        if size > 1:      # an access crossing into the next page takes the slow path
-            po, inpage, both = self.t(), self.t(), self.t()
-            self.emit(f"{po} = and i64 {addr}, {PAGE - 1}")
-            self.emit(f"{inpage} = icmp ule i64 {po}, {PAGE - size}")
-            self.emit(f"{both} = and i1 {ok}, {inpage}")
-            ok = both
         return ok, ebase
 
     def host_pointer(self, addr: str, ebase: str) -> str:
