@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..frontend.lift import MAX_BLOCK_INSNS
-from . import nativedecode, threaded
+from . import nativedecode, objcache, threaded
 from .nativedecode import DECODE_FN
 from .llvmconst import c64, load_word
 from .handlergen import RECORD, HEADER_COUNT, HEADER_COUNTER, HEADER_PC, HEADER_PLACED
@@ -179,7 +179,13 @@ class BlockScanner:
     def __init__(self, lib: threaded.HandlerLibrary, native_decoding: bool = True):
         """native_decoding=False: every word the table lacks is Python's to learn."""
         self.lib = lib
-        compiled = lib.engine.compile(scanner_ir(), [SCAN_FN, DECODE_FN])
+        # keyed by rvjit's source, not by its IR: writing the decoder's IR costs ~10 ms a start
+        key_text = f"block scanner\0{objcache.source_signature()}"
+        obj = lib.engine.cached_object(key_text)
+        if obj is None:
+            obj = lib.engine.object_code(scanner_ir())
+            lib.engine.store_object(key_text, obj)
+        compiled = lib.engine.link_object([SCAN_FN, DECODE_FN], obj)
         self.function_address = compiled.addresses[SCAN_FN]    # native callers (nativeblock)
         self._decode = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_void_p,
                                         ctypes.c_void_p)(compiled.addresses[DECODE_FN])

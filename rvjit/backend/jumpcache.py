@@ -82,6 +82,9 @@ class JumpCacheMixin:
 
     def switch_jcache(self, priv: int):
         self._absorb_native_fills()             # the slots are in the table being left
+        if priv in self.unmarked_jcaches:
+            self.unmarked_jcaches.discard(priv)
+            self.jcaches[priv, :, 0] = 1
         if priv in self.stale_jcaches:
             self.stale_jcaches.discard(priv)
             self._clear_jcache(priv)

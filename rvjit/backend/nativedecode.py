@@ -11,7 +11,7 @@ format's fields, and the definition's handler. This module generates that functi
   second time), checked against the extractors on sample words;
 - a 16-bit word's expansion is arbitrary Python (isa/c.py), so the Python decoder is run over
   every halfword of its quadrant and funct3 (2,048 words, ~8 ms) the first time Python meets one,
-  and the results are a table the generated code reads; the table is kept in the handler
+  and the results are a table the generated code reads; each group is kept in the handler
   library (it depends on rvjit alone).
 
 The generated code gives up (and Python learns the word as before) for illegal words, for
@@ -21,9 +21,7 @@ definition whose handler is symbolic and compiled.
 """
 from __future__ import annotations
 
-import atexit
 import random
-import weakref
 
 import numpy as np
 
@@ -224,12 +222,13 @@ def compressed_rows(group: int, operands) -> np.ndarray:
 
 
 def _signature() -> str:
-    return "rvjit compressed decode table 1 " + objcache.source_signature()
+    return "rvjit compressed decode table 2 " + objcache.source_signature()
 
 
 class DecodeTables:
     """What the generated decoder reads: a handler and meta per definition, and the compressed
-    table (built a group at a time, kept in the handler library)."""
+    table, filled a group at a time as Python meets the groups' words (each group kept in the
+    handler library once built: a run reads only the groups it needs)."""
 
     def __init__(self, operands, enabled: bool = True):
         """operands as compressed_rows's; enabled=False: the tables stay empty (every word is
@@ -238,35 +237,24 @@ class DecodeTables:
         self.definitions = np.zeros(len(INSTRUCTIONS), dtype=DEFINITION)
         self.compressed = np.zeros(1 << 16, dtype=COMPRESSED)
         self.groups = 0                 # bit g: group g is in the table
-        self.saved_groups = 0
         self.handlers_seen = -1
         self._waiting = dict(DEFINITION_INDEX)     # definitions without a handler in the table
         directory = objcache.library_directory() if enabled else None
         self._cache = objcache.ObjectCache(directory, _signature()) if directory else None
-        if self._cache is not None:
-            self._key = self._cache.key("compressed decode table")
-            self._load()
-            alive = weakref.ref(self)
-            atexit.register(lambda: alive() is not None and alive().save())
-
-    def _load(self):
-        payload = self._cache.load(self._key)
-        if payload is None or len(payload) != 8 + self.compressed.nbytes:
-            return
-        self.groups = self.saved_groups = int.from_bytes(payload[:8], "little")
-        self.compressed[:] = np.frombuffer(payload, dtype=COMPRESSED, offset=8)
-
-    def save(self):
-        if self._cache is not None and self.groups != self.saved_groups:
-            self._cache.store(self._key, self.groups.to_bytes(8, "little") + self.compressed.tobytes(), trim=False)
-            self.saved_groups = self.groups
 
     def learn_compressed(self, half: int) -> bool:
         """Put the group of halfword `half` in the table; False if it was there already."""
         group = _group_of(half & 0xFFFF)
         if not self.enabled or self.groups >> group & 1:
             return False
-        self.compressed[list(_group_halfwords(group))] = compressed_rows(group, self.operands)
+        key = self._cache.key(f"compressed decode group {group}") if self._cache is not None else None
+        payload = self._cache.load(key) if key is not None else None
+        rows = np.frombuffer(payload, dtype=COMPRESSED) if payload is not None else None
+        if rows is None or len(rows) != len(_group_halfwords(group)):
+            rows = compressed_rows(group, self.operands)
+            if key is not None:
+                self._cache.store(key, rows.tobytes(), trim=False)
+        self.compressed[list(_group_halfwords(group))] = rows
         self.groups |= 1 << group
         return True
 

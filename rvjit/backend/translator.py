@@ -127,7 +127,9 @@ class Translator(JumpCacheMixin, HotPromotion, ProfileHints, NativeBlocks):
         # One jump cache per privilege level: a mode switch (every syscall, every SBI call)
         # just selects another table instead of flushing and refilling one through Python.
         self.jcaches = np.zeros((4, 1 << JCACHE_BITS, JCACHE_WORDS), dtype=np.uint64)
-        self.jcaches[:, :, 0] = 1                # odd pc: never matches a real guest pc
+        # an empty slot has an odd pc, which never matches a real guest pc: set in a table when
+        # it is first used (12 MiB each; a bare-metal program uses one)
+        self.unmarked_jcaches = set(range(4))
         hart.state.jcache_tables = self.jcaches.ctypes.data     # for sfence.vma (sfencelower)
         # every trap and return switches tables: views and addresses made once
         self._jcache_tables = [self.jcaches[p] for p in range(4)]
