@@ -9,10 +9,16 @@ import time
 
 from ..stats import startup_clock
 
-from ..cpu.state import EXIT_MISS, EXIT_TRAP, EXIT_SYS, SYS_KINDS
+from ..cpu.state import EXIT_BUDGET, EXIT_MISS, EXIT_TRAP, EXIT_SYS, SYS_KINDS
 from ..cpu.trap import GuestTrap, enter_trap
 
 SLICE = 1 << 20          # instructions per trip into native code before devices are polled
+# A trip that uses up its budget in under half of TRIP_NS gets twice the budget next time (up to
+# MAX_SLICE_GROWTH times SLICE), one over TRIP_NS half: optimised loops run 2 G instructions a
+# second, and a trip back through Python (10-20 us) every half millisecond was 3-4% of their
+# time; trips of a millisecond or two keep devices and timers as responsive.
+TRIP_NS = 2_000_000
+MAX_SLICE_GROWTH = 16
 # Devices (timer, console input, disk completions) are polled at most this often: when native
 # code leaves every few microseconds (block misses, system instructions) polling at every trip
 # cost more than the trips themselves; half a millisecond is nothing to a guest's timer (Linux
@@ -55,6 +61,7 @@ def _run_native(machine, translator, max_insns: int | None) -> RunStats:
     dispatch = translator.dispatch_fn
     reason = EXIT_MISS
     next_poll = 0
+    slice_insns = SLICE
     while machine.exit_code is None:
         now = time.monotonic_ns()
         if now >= next_poll:
@@ -68,10 +75,11 @@ def _run_native(machine, translator, max_insns: int | None) -> RunStats:
             stats.traps += 1
         if max_insns is not None and hart.instret() >= max_insns:
             break
-        budget = SLICE if max_insns is None else max(1, min(SLICE, max_insns - hart.instret()))
+        budget = slice_insns if max_insns is None else max(1, min(slice_insns, max_insns - hart.instret()))
         st.budget = hart.slice_budget = budget
         st.exit_reason = 0
         ran = False
+        entered = time.monotonic_ns()
         if dispatch is not None and reason != EXIT_MISS:
             dispatch(state_ptr, None)
             # a miss with the budget untouched: nothing ran, the block is not in the jump cache
@@ -97,6 +105,12 @@ def _run_native(machine, translator, max_insns: int | None) -> RunStats:
             raise machine.host_error
         reason = st.exit_reason
         stats.exits[reason] = stats.exits.get(reason, 0) + 1
+        if reason == EXIT_BUDGET:
+            took = time.monotonic_ns() - entered
+            if took < TRIP_NS // 2 and slice_insns < SLICE * MAX_SLICE_GROWTH:
+                slice_insns *= 2
+            elif took > TRIP_NS and slice_insns > SLICE:
+                slice_insns //= 2
         if reason == EXIT_TRAP:
             enter_trap(hart, st.trap_cause, st.trap_tval, st.pc)
             stats.traps += 1
