@@ -136,3 +136,18 @@ def test_the_compressed_groups_are_kept_in_the_library(monkeypatch, tmp_path):
     monkeypatch.setenv("RVJIT_NO_CACHE", "1")
     uncached = nativedecode.DecodeTables(threaded.record_operands)
     assert uncached.learn_compressed(C_ADDI_A0) and uncached.compressed.tobytes() == first.compressed.tobytes()
+
+
+def test_a_damaged_compressed_group_is_built_again(monkeypatch, tmp_path):
+    monkeypatch.setenv("RVJIT_LIBRARY_DIR", str(tmp_path))
+    first = nativedecode.DecodeTables(threaded.record_operands)
+    first.learn_compressed(C_ADDI_A0)
+    files = [p for p in tmp_path.rglob("*.o")]
+    assert len(files) == 1
+    files[0].write_bytes(files[0].read_bytes()[:-7])        # truncated
+    built = []
+    real = nativedecode.compressed_rows
+    monkeypatch.setattr(nativedecode, "compressed_rows", lambda *a: built.append(a[0]) or real(*a))
+    second = nativedecode.DecodeTables(threaded.record_operands)
+    assert second.learn_compressed(C_ADDI_A0) and len(built) == 1
+    assert second.compressed.tobytes() == first.compressed.tobytes()

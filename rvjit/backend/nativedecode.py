@@ -249,12 +249,14 @@ class DecodeTables:
             return False
         key = self._cache.key(f"compressed decode group {group}") if self._cache is not None else None
         payload = self._cache.load(key) if key is not None else None
-        rows = np.frombuffer(payload, dtype=COMPRESSED) if payload is not None else None
-        if rows is None or len(rows) != len(_group_halfwords(group)):
+        halves = _group_halfwords(group)
+        if payload is not None and len(payload) == len(halves) * COMPRESSED.itemsize:
+            rows = np.frombuffer(payload, dtype=COMPRESSED)
+        else:
             rows = compressed_rows(group, self.operands)
             if key is not None:
                 self._cache.store(key, rows.tobytes(), trim=False)
-        self.compressed[list(_group_halfwords(group))] = rows
+        self.compressed[list(halves)] = rows
         self.groups |= 1 << group
         return True
 
