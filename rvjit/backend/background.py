@@ -129,11 +129,5 @@ class BackgroundCompiler:
 
 def compile_described(engine, job: CompileJob, object_code) -> object | None:
     """A job with a key_text: link its object from the disk cache, or (unless link_only) make
-    it with object_code(ir_text), keep it there and link it."""
-    obj = engine.cached_object(job.key_text)
-    if obj is None:
-        if job.link_only:
-            return None
-        obj = object_code(job.ir_text)
-        engine.store_object(job.key_text, obj)
-    return engine.link_object(job.names, obj)
+    it with object_code(ir_text), keep it there and link it (Engine.compile_described)."""
+    return engine.compile_described(job.key_text, job.names, lambda: object_code(job.ir_text), job.link_only)

@@ -31,6 +31,7 @@ from .handlergen import RECORD, HEADER_COUNT, HEADER_COUNTER, HEADER_PC, HEADER_
 SCAN_FN = "rvjit_scan_block"
 ENTRY = np.dtype([("key", "<u8"), ("meta", "<u8"), ("record", RECORD)])
 ENTRY_BYTES = ENTRY.itemsize
+assert (ENTRY.fields["meta"][1], ENTRY.fields["record"][1]) == (nativedecode.ENTRY_META, nativedecode.ENTRY_RECORD)
 ENTRY_WORDS = ENTRY_BYTES // 8
 END, USES_FP, NO_HANDLER = 1 << 8, 1 << 9, 1 << 10
 PRESENT = 1 << 32
@@ -166,6 +167,11 @@ incomplete:
 {nativedecode.decoder_ir()}"""
 
 
+def _flags(end, uses_fp: bool) -> int:
+    """The meta flags of a word whose handler ends a block (end not None) / calls the FP runtime."""
+    return (END if end is not None else 0) | (USES_FP if uses_fp else 0)
+
+
 class Scan(NamedTuple):
     count: int                    # instructions
     size: int                     # bytes
@@ -180,12 +186,8 @@ class BlockScanner:
         """native_decoding=False: every word the table lacks is Python's to learn."""
         self.lib = lib
         # keyed by rvjit's source, not by its IR: writing the decoder's IR costs ~10 ms a start
-        key_text = f"block scanner\0{objcache.source_signature()}"
-        obj = lib.engine.cached_object(key_text)
-        if obj is None:
-            obj = lib.engine.object_code(scanner_ir())
-            lib.engine.store_object(key_text, obj)
-        compiled = lib.engine.link_object([SCAN_FN, DECODE_FN], obj)
+        compiled = lib.engine.compile_described(f"block scanner\0{objcache.source_signature()}",
+                                                [SCAN_FN, DECODE_FN], lambda: lib.engine.object_code(scanner_ir()))
         self.function_address = compiled.addresses[SCAN_FN]    # native callers (nativeblock)
         self._decode = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_void_p,
                                         ctypes.c_void_p)(compiled.addresses[DECODE_FN])
@@ -278,7 +280,7 @@ class BlockScanner:
         return int(entry["meta"][0]), entry["record"].tobytes()
 
     def _meta_of(self, key) -> int:
-        return (END if self.lib.ends[key] is not None else 0) | (USES_FP if key in self.lib.uses_fp else 0)
+        return _flags(self.lib.ends[key], key in self.lib.uses_fp)
 
     def _learn(self, word: int):
         info = threaded.word_info(self.lib, word)
@@ -293,7 +295,7 @@ class BlockScanner:
             else:
                 threaded.lift_csr_words(self.lib, self._code_near(512, 512))
         self.lib.compile_pending()
-        meta = info.length | (END if info.end is not None else 0) | (USES_FP if info.fp else 0)
+        meta = info.length | _flags(info.end, info.fp)
         self._put(word, meta, threaded.record_template(self.lib, word, info))
 
     def _code_near(self, before: int, after: int) -> bytes:

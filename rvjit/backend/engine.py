@@ -135,6 +135,18 @@ class Engine:
         if self.cache is not None:
             self.cache.store(self.cache.key(key_text), obj)
 
+    def compile_described(self, key_text: str, names: list[str], make_object,
+                          link_only: bool = False) -> CompiledModule | None:
+        """Link the object store_object kept under key_text; if there is none, make_object()
+        (unless link_only: None), keep it and link it."""
+        obj = self.cached_object(key_text)
+        if obj is None:
+            if link_only:
+                return None
+            obj = make_object()
+            self.store_object(key_text, obj)
+        return self.link_object(names, obj)
+
     def link_object(self, names: list[str], obj: bytes) -> CompiledModule:
         """Link an object made by object_code (here or in another process)."""
         t0 = time.perf_counter()

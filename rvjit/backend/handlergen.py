@@ -47,6 +47,8 @@ RECORD_SHIFT = 6
 HEADER_COUNT, HEADER_COUNTER, HEADER_PC, HEADER_PLACED = 0, 8, 16, 24
 # Names a handler may read from its record (the operand fields of every format, and pc...)
 RECORD_FIELDS = tuple(n for n in RECORD.names if n not in ("handler", "length", "pad1"))
+# The one-byte operand fields, in their order (the record's bytes from rd up to length)
+BYTE_OPERANDS = ("rd", "rs1", "rs2", "rs3", "rm", "aq", "rl", "pred", "succ")
 
 
 def field_layout(name: str) -> tuple[int, int]:

@@ -16,7 +16,7 @@ format's fields, and the definition's handler. This module generates that functi
 
 The generated code gives up (and Python learns the word as before) for illegal words, for
 definitions whose handler is not compiled yet and for those with handlers of their own per word
-(CSR accesses, the FP rounding-mode checks): DefinitionTable holds a handler only for a
+(CSR accesses, the FP rounding-mode checks): DecodeTables holds a handler only for a
 definition whose handler is symbolic and compiled.
 """
 from __future__ import annotations
@@ -25,32 +25,27 @@ import random
 
 import numpy as np
 
-from ..frontend.decode import BY_OPCODE32, decode
+from ..frontend.decode import BY_OPCODE32, decode, op16
 from ..isa import INSTRUCTIONS
 from ..isa.spec import FIELD_EXTRACTORS, FORMATS
 from ..ir.ops import MASK64
 from . import objcache
-from .handlergen import RECORD, field_layout
+from .handlergen import BYTE_OPERANDS, RECORD, field_layout
 from .llvmconst import c64
 
 DECODE_FN = "rvjit_decode_word"
 DEFINITION_INDEX = {d.name: i for i, d in enumerate(INSTRUCTIONS)}
-# The record's one-byte operand fields, in their order (threaded packs them likewise)
-BYTE_OPERANDS = ("rd", "rs1", "rs2", "rs3", "rm", "aq", "rl", "pred", "succ")
 TAIL_OFFSET = field_layout("rd")[0]            # the record's bytes after raw: operands, length, csr
 TAIL_BYTES = RECORD.itemsize - TAIL_OFFSET
 # A compressed halfword: its operands as a record tail, its definition's index + 1 (0: Python's)
 COMPRESSED = np.dtype([("imm", "<u8"), ("definition", "<u4"), ("pad", "<u4"), ("tail", "u1", (TAIL_BYTES,))])
 DEFINITION = np.dtype([("handler", "<u8"), ("meta", "<u8")])
-GROUPS = 32                                     # quadrant (2 bits) and funct3 (3 bits)
-ENTRY_META, ENTRY_RECORD = 8, 16               # offsets in a scanner table entry
-
-
-def _group_of(half: int) -> int:
-    return (half & 3) | ((half >> 11) & 0x1C)
+GROUPS = 32                                     # decode.op16: quadrant (2 bits) and funct3 (3 bits)
+ENTRY_META, ENTRY_RECORD = 8, 16               # offsets in a scanner table entry (blockscan.ENTRY)
 
 
 def _group_halfwords(group: int) -> range:
+    """The halfwords whose decode.op16 is group."""
     base = (group & 3) | ((group >> 2) << 13)
     return range(base, base + (1 << 13), 4)     # bits 2..12 free
 
@@ -244,7 +239,7 @@ class DecodeTables:
 
     def learn_compressed(self, half: int) -> bool:
         """Put the group of halfword `half` in the table; False if it was there already."""
-        group = _group_of(half & 0xFFFF)
+        group = op16(half & 0xFFFF)
         if not self.enabled or self.groups >> group & 1:
             return False
         key = self._cache.key(f"compressed decode group {group}") if self._cache is not None else None

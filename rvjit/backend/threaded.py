@@ -27,8 +27,7 @@ from ..ir.ops import MASK64, SymbolicDecision, Value
 from .engine import Engine
 from .handlerbundle import HandlerBundles, Remembered
 from .dispatcher import DISPATCHER
-from .handlergen import EXECUTOR, RECORD, RECORD_FIELDS, handlers_module
-from .nativedecode import BYTE_OPERANDS
+from .handlergen import BYTE_OPERANDS, EXECUTOR, RECORD, RECORD_FIELDS, handlers_module
 
 ILLEGAL_KEY = "(illegal)"
 UNSUPPORTED = 0                  # address of a handler that could not be built

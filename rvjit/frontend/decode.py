@@ -13,11 +13,11 @@ def _index(defs, key):
 
 
 def _op32(w): return w & 0x7F
-def _op16(h): return (h & 3) | ((h >> 11) & 0x1C)
+def op16(h): return (h & 3) | ((h >> 11) & 0x1C)   # a halfword's quadrant and funct3
 
 
 BY_OPCODE32 = _index(INSTRUCTIONS, _op32)   # opcode -> its definitions, in matching order
-_TABLE16 = _index(COMPRESSED, _op16)
+_TABLE16 = _index(COMPRESSED, op16)
 
 
 def decode_fields(defn, word: int) -> dict:
@@ -45,7 +45,7 @@ def decode(raw: int, pc: int) -> Insn | None:
 def _decode(raw: int, pc: int) -> Insn | None:
     if raw & 3 != 3:
         half = raw & 0xFFFF
-        for d in _TABLE16.get(_op16(half), ()):
+        for d in _TABLE16.get(op16(half), ()):
             if half & d.mask == d.match:
                 expanded = d.expand(half)
                 if expanded is None:
